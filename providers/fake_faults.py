@@ -74,7 +74,7 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
         times = None
     retry_after = data.get("retry_after")
     action = data.get("action")
-    if kind == "mutate" and not isinstance(action, dict):
+    if kind == "mutate" and not isinstance(action, dict) and "op" in data:
         action = {k: v for k, v in data.items() if k in ("op", "id", "record")}
     return Fault(
         kind=kind,
@@ -108,6 +108,7 @@ class FaultInjector:
         self.requests = 0
         self.log: deque[RequestLogEntry] = deque(maxlen=log_size)
         self.mutator: Mutator | None = None
+        self.errors: list[str] = []
 
     def add(self, fault: Fault) -> Fault:
         """Queue a fault (thread-safe; tests call this from their own thread)."""
@@ -148,10 +149,13 @@ class FaultInjector:
 
     def run_mutation(self, fault: Fault) -> None:
         """Run a mutate fault: its Python hook, or its JSON action through the store."""
-        if fault.hook is not None:
-            fault.hook()
-        if fault.action is not None and self.mutator is not None:
-            self.mutator(fault.action)
+        try:
+            if fault.hook is not None:
+                fault.hook()
+            if fault.action is not None and self.mutator is not None:
+                self.mutator(fault.action)
+        except Exception as exc:  # a broken test hook must not take the request down
+            self.errors.append(f"{type(exc).__name__}: {exc}")
 
     def paths(self, prefix: str = "") -> list[str]:
         """Return `path?query` of logged requests whose path starts with `prefix`."""
@@ -287,7 +291,7 @@ def admin_routes(faults: FaultInjector, clock: FakeClock) -> list[Route]:
             {"n": e.number, "method": e.method, "path": e.path, "query": e.query}
             for e in list(faults.log)[-int(request.query_params.get("last", "200")) :]
         ]
-        return json_response({"requests": faults.requests, "log": recent})
+        return json_response({"requests": faults.requests, "log": recent, "errors": faults.errors})
 
     return [
         Route("/__faults", add_fault, methods=["POST"]),

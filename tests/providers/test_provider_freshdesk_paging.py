@@ -1,0 +1,150 @@
+"""Freshdesk client paging against the fake over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from providers.base import make_provider
+from providers.freshdesk import FreshdeskClient
+from providers.records import ProviderContact, SkippedRecord
+from tests.providers.conftest import TEST_POLICY, RunningFake, VirtualSleep
+
+
+def _client(fake: RunningFake, vsleep: VirtualSleep) -> FreshdeskClient:
+    client = make_provider(fake.config(), policy=TEST_POLICY, sleep=vsleep)
+    assert isinstance(client, FreshdeskClient)
+    return client
+
+
+def _add_contacts(fake: RunningFake, count: int, prefix: str = "Person") -> None:
+    for i in range(count):
+        fake.store.create_contact(
+            {"name": f"{prefix} {i:04d}", "email": f"p{i}@acme-corp.io"}, admin=True
+        )
+
+
+def _queries(fake: RunningFake) -> list[dict[str, list[str]]]:
+    return [parse_qs(urlsplit(p).query) for p in fake.faults.paths("/api/v2/contacts")]
+
+
+@pytest.mark.asyncio
+async def test_pages_250_contacts_with_link_header(
+    start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("freshdesk")
+    _add_contacts(fake, 250)
+    client = _client(fake, vsleep)
+    sizes: list[int] = []
+    ids: list[int] = []
+    async for page in client.iter_contacts():
+        sizes.append(len(page))
+        ids.extend(row["id"] for row in page)
+    await client.aclose()
+    assert sizes == [100, 100, 50]
+    assert sorted(ids) == sorted(fake.store.contacts)
+    assert len(set(ids)) == 250
+    queries = _queries(fake)
+    assert len(queries) == 3
+    assert all(q["per_page"] == ["100"] for q in queries)
+    assert [q.get("page", ["1"])[0] for q in queries] == ["1", "2", "3"]
+    assert vsleep.waits == []
+
+
+@pytest.mark.asyncio
+async def test_last_page_exactly_per_page_stops_without_link(
+    start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("freshdesk")
+    _add_contacts(fake, 200)
+    client = _client(fake, vsleep)
+    sizes = [len(page) async for page in client.iter_contacts()]
+    await client.aclose()
+    assert sizes == [100, 100]
+    assert len(fake.faults.paths("/api/v2/contacts")) == 2
+
+
+@pytest.mark.asyncio
+async def test_fake_rejects_per_page_over_100(start_fake: Callable[..., RunningFake]) -> None:
+    fake = start_fake("freshdesk", contacts=10)
+    async with httpx.AsyncClient() as raw:
+        response = await raw.get(
+            f"{fake.url}/api/v2/contacts",
+            params={"per_page": 101},
+            auth=("fake-freshdesk-key", "X"),
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "per_page"
+        legacy = await raw.get(
+            f"{fake.url}/api/v2/contacts",
+            params={"_updated_since": "2000-01-01T00:00:00Z"},
+            auth=("fake-freshdesk-key", "X"),
+        )
+        assert legacy.status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_contact_records_flag_blocked_and_deleted(
+    start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("freshdesk", contacts=400, seed=7)
+    client = _client(fake, vsleep)
+    records: dict[str, ProviderContact] = {}
+    skipped: list[SkippedRecord] = []
+    async for page in client.iter_contact_records(None, include_deleted=True):
+        for item in page:
+            if isinstance(item, SkippedRecord):
+                skipped.append(item)
+            else:
+                assert item.external_id not in records
+                records[item.external_id] = item
+    await client.aclose()
+    states = {str(c.id): c.state for c in fake.store.contacts.values()}
+    assert {k for k, s in states.items() if s == "blocked"} == {
+        k for k, r in records.items() if r.blocked
+    }
+    assert {k for k, s in states.items() if s == "deleted"} == {
+        k for k, r in records.items() if r.deleted
+    }
+    assert set(records) | {s.external_id for s in skipped} == set(states)
+    assert all(s.reason == "no name and no email" for s in skipped)
+    assert client.server_time_at_start is not None
+    queries = _queries(fake)
+    assert {q.get("state", [""])[0] for q in queries} == {"", "blocked", "deleted"}
+
+
+@pytest.mark.asyncio
+async def test_updated_since_filters_and_insert_before_current_page_found_next_run(
+    start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("freshdesk")
+    fake.clock.freeze(1_800_000_000)
+    _add_contacts(fake, 350, prefix="Member")
+    fake.clock.advance(600)
+    fake.faults.inject(
+        "mutate",
+        on_request=3,
+        action={"op": "create", "record": {"name": "Aaron Aardvark", "email": "aaron@zoo.io"}},
+    )
+    client = _client(fake, vsleep)
+    first_run: list[str] = []
+    async for page in client.iter_contact_records(None, include_deleted=False):
+        first_run.extend(i.external_id for i in page if isinstance(i, ProviderContact))
+    await client.aclose()
+    new_id = max(fake.store.contacts)
+    assert str(new_id) not in first_run, "inserted before the current page: missed this run"
+    assert len(first_run) == len(set(first_run)) == 350
+    assert client.contact_stats.duplicates == 1
+    start = client.server_time_at_start
+    assert start is not None and int(start.timestamp()) == 1_800_000_600
+
+    second = _client(fake, vsleep)
+    found: list[str] = []
+    async for page in second.iter_contact_records(start - timedelta(minutes=5)):
+        found.extend(i.external_id for i in page if isinstance(i, ProviderContact))
+    await second.aclose()
+    assert found == [str(new_id)]
