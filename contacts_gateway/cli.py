@@ -1,0 +1,246 @@
+"""The ``contacts-gateway`` command: serve, keys, db."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contacts_gateway import __version__
+from contacts_gateway.app import engine_for
+from contacts_gateway.settings import DEFAULT_DATABASE_URL, Settings
+from db.migrate import upgrade
+from db.uow import UnitOfWork
+from resolvers import keys as key_use_cases
+from resolvers.errors import DomainError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="contacts-gateway: contacts and companies for a helpdesk, over GraphQL and REST.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True)
+out = Console()
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help=f"SQLAlchemy URL (env CONTACTS_GATEWAY_DATABASE_URL; default {DEFAULT_DATABASE_URL}).",
+        show_default=False,
+    ),
+]
+
+
+def _settings(database_url: str | None) -> Settings:
+    if database_url:
+        os.environ["CONTACTS_GATEWAY_DATABASE_URL"] = database_url
+    return Settings()
+
+
+def _run(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Migrate the database, then run ``work`` on it; domain errors exit with code 2."""
+
+    async def main() -> T:
+        engine = engine_for(settings)
+        try:
+            await upgrade(engine)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"contacts-gateway {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """contacts-gateway: contacts and companies for a helpdesk, over GraphQL and REST."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed a demo account (50 companies, 500 contacts) and print a key.")
+    ] = False,
+) -> None:
+    """Migrate the database and serve the API (REST, GraphQL and GraphiQL)."""
+    import uvicorn
+
+    from contacts_gateway.logs import configure_logging
+
+    settings = _settings(database_url)
+    configure_logging(settings.log_level, settings.log_json)
+    if demo:
+        key = _run(settings, _prepare_demo)
+        os.environ["CONTACTS_GATEWAY_DEMO_KEY"] = key
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        out.print()
+        out.print("[bold green]Demo ready.[/bold green]")
+        out.print(f"  GraphiQL:  {base}/graphql   (the key is pre-filled in the headers pane)")
+        out.print(f"  REST docs: {base}/docs")
+        out.print(
+            f"  Try:       curl '{base}/api/v2/contacts?limit=10&search=smith' -H 'X-API-Key: {key}'"
+        )
+        out.print(f"  API key:   {key}")
+        out.print()
+    else:
+        _run(settings, lambda engine: asyncio.sleep(0))
+    uvicorn.run(
+        "contacts_gateway.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+async def _prepare_demo(engine: AsyncEngine) -> str:
+    from contacts_gateway.demo import demo_key, seed_demo
+
+    key = await demo_key(engine)
+    with Progress(
+        TextColumn("Seeding demo data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as progress:
+        task = progress.add_task("seed", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        seeded = await seed_demo(engine, progress=report)
+    err.print("Seeded the demo account." if seeded else "The demo account already has data; kept it.")
+    return key
+
+
+@keys_app.command("create")
+def keys_create(
+    account: Annotated[str, typer.Option(help="Account (tenant) name; created if new.")],
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: contacts:read,contacts:write,config:read,config:write.")
+    ],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key; the key is printed alone on the last line (it is never shown again)."""
+    scope_list = _parse_scopes(scopes)
+
+    async def work(engine: AsyncEngine) -> str:
+        uow = UnitOfWork(engine)
+        try:
+            raw, record = await key_use_cases.create_key(
+                uow, account_name=account, scopes=scope_list, name=name
+            )
+            await uow.commit()
+            err.print(f"Created key {record.prefix}… for account {record.account_name} ({scopes}).")
+            return raw
+        finally:
+            await uow.close()
+
+    typer.echo(_run(_settings(database_url), work))
+
+
+def _parse_scopes(scopes: str) -> list[str]:
+    try:
+        return key_use_cases.parse_scopes(scopes)
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str | None, typer.Option(help="Only this account's keys.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List keys (prefix, account, scopes, use); never the secret."""
+
+    async def work(engine: AsyncEngine) -> None:
+        uow = UnitOfWork(engine)
+        try:
+            records = await key_use_cases.list_keys(uow, account_name=account)
+        finally:
+            await uow.close()
+        table = Table("prefix", "account", "name", "scopes", "created", "last used", "revoked")
+        for r in records:
+            table.add_row(
+                r.prefix, r.account_name, r.name, ",".join(r.scopes),
+                f"{r.created_at:%Y-%m-%d %H:%M}",
+                f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
+                f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "-",
+            )
+        out.print(table)
+
+    _run(_settings(database_url), work)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's visible prefix (as `keys list` shows).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke the key(s) with this prefix; requests with them get 401 from now on."""
+
+    async def work(engine: AsyncEngine) -> int:
+        uow = UnitOfWork(engine)
+        try:
+            count = await key_use_cases.revoke_keys(uow, prefix=prefix)
+            await uow.commit()
+            return count
+        finally:
+            await uow.close()
+
+    count = _run(_settings(database_url), work)
+    out.print(f"Revoked {count} key(s).")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Create or migrate the database schema to the latest revision."""
+    from db.migrate import current_revision
+
+    async def work(engine: AsyncEngine) -> str | None:
+        return await current_revision(engine)
+
+    revision = _run(_settings(database_url), work)
+    out.print(f"Database is at revision {revision}.")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, engine and session setup, queries and migrations."""

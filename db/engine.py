@@ -1,0 +1,86 @@
+"""Engine construction: SQLite (WAL, foreign keys, busy timeout, write lock up front) or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+#: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
+WRITE_OPTION = "cg_write"
+
+
+def is_sqlite(url: str) -> bool:
+    """True when the URL names an SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    statement_timeout_ms: int = 15_000,
+    busy_timeout_ms: int = 5_000,
+    echo: bool = False,
+) -> AsyncEngine:
+    """Create the async engine for ``url`` with the settings each dialect needs."""
+    if is_sqlite(url):
+        return _sqlite_engine(url, busy_timeout_ms=busy_timeout_ms, echo=echo)
+    return _postgres_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        statement_timeout_ms=statement_timeout_ms,
+        echo=echo,
+    )
+
+
+def _sqlite_engine(url: str, *, busy_timeout_ms: int, echo: bool) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": busy_timeout_ms / 1000},
+    )
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of pysqlite's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writers take the write lock up front: no SQLITE_BUSY from a read-to-write upgrade.
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(
+    url: str, *, pool_size: int, max_overflow: int, statement_timeout_ms: int, echo: bool
+) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(int(statement_timeout_ms)),
+                # A generic prepared plan cannot see a LIKE pattern: it turned a 4.5 ms
+                # trigram search into 753 ms in the performance probe.
+                "plan_cache_mode": "force_custom_plan",
+                "application_name": "contacts-gateway",
+            }
+        },
+    )

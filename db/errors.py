@@ -1,0 +1,36 @@
+"""Recognise database failures the domain layer turns into clear errors."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+#: Unique indexes and the API field each one protects.
+_UNIQUE_FIELDS = {
+    "ux_contact_account_email": "email",
+    "contact.email_norm": "email",
+    "ux_company_account_domain_active": "domain",
+    "company.domain": "domain",
+    "ux_contact_account_external": "external_id",
+    "account.name": "account",
+    "account_name_key": "account",
+}
+
+
+def unique_violation_field(exc: IntegrityError) -> str | None:
+    """The API field whose uniqueness ``exc`` violated, or None if it is another failure."""
+    text = str(exc.orig)
+    for marker, field in _UNIQUE_FIELDS.items():
+        if marker in text:
+            return field
+    return None
+
+
+def is_lock_timeout(exc: OperationalError) -> bool:
+    """SQLite gave up waiting for the write lock (busy timeout)."""
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """A PostgreSQL serialization failure or deadlock: the transaction can be retried."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40001", "40P01"}

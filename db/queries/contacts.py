@@ -1,0 +1,206 @@
+"""SQL for contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import Account, Company, Contact, ContactTag
+from db.queries.common import before_keyset, dialect_of, has_any_tag, newest_first, replace_tags
+from db.queries.search import substring_match
+from db.records import ContactRecord, Keyset, ListFilter
+
+contact: sa.Table = Contact.__table__  # type: ignore[assignment]
+company: sa.Table = Company.__table__  # type: ignore[assignment]
+contact_tag: sa.Table = ContactTag.__table__  # type: ignore[assignment]
+account: sa.Table = Account.__table__  # type: ignore[assignment]
+
+_COLUMNS = (
+    contact.c.id,
+    contact.c.name,
+    contact.c.email,
+    contact.c.phone,
+    contact.c.company_id,
+    company.c.name.label("company_name"),
+    contact.c.tags,
+    contact.c.custom_fields,
+    contact.c.created_at,
+    contact.c.updated_at,
+    contact.c.version,
+)
+
+_FROM = contact.outerjoin(
+    company, sa.and_(company.c.id == contact.c.company_id, company.c.account_id == contact.c.account_id)
+)
+
+
+def _record(row: sa.Row[Any]) -> ContactRecord:
+    return ContactRecord(*row)
+
+
+def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [
+        contact.c.account_id == account_id,
+        contact.c.deleted_at.is_(None),
+    ]
+    if flt.search:
+        clauses.append(substring_match(dialect, contact, "contact_fts", ("name", "email"), flt.search))
+    if flt.company_id is not None:
+        clauses.append(contact.c.company_id == flt.company_id)
+    if flt.tags:
+        clauses.append(has_any_tag(contact_tag, "contact_id", contact.c.id, account_id, flt.tags))
+    for key, value in flt.custom_fields.items():
+        clauses.append(_custom_field_equals(dialect, key, value))
+    return clauses
+
+
+def _custom_field_equals(dialect: str, key: str, value: str) -> ColumnElement[bool]:
+    field = contact.c.custom_fields[key]
+    if dialect == "postgresql":
+        return field.astext == value
+    return sa.func.json_extract(contact.c.custom_fields, f'$."{key}"').cast(sa.String) == value
+
+
+async def list_contacts(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    flt: ListFilter,
+    limit: int,
+    offset: int = 0,
+    after: Keyset | None = None,
+) -> list[ContactRecord]:
+    """One page of contacts, newest first, with the company name joined in."""
+    stmt = sa.select(*_COLUMNS).select_from(_FROM).where(*_where(dialect_of(session), account_id, flt))
+    if after is not None:
+        stmt = stmt.where(before_keyset(contact, after))
+    stmt = stmt.order_by(*newest_first(contact)).limit(limit).offset(offset or None)
+    rows = (await session.execute(stmt)).all()
+    return [_record(r) for r in rows]
+
+
+async def count_contacts(session: AsyncSession, *, account_id: str, flt: ListFilter) -> int:
+    """How many contacts match ``flt``; the unfiltered total comes from the account's counter."""
+    if not (flt.search or flt.tags or flt.company_id or flt.custom_fields):
+        value = await session.scalar(sa.select(account.c.contact_count).where(account.c.id == account_id))
+        return int(value or 0)
+    stmt = sa.select(sa.func.count()).select_from(contact).where(
+        *_where(dialect_of(session), account_id, flt)
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def get_contact(session: AsyncSession, *, account_id: str, contact_id: str) -> ContactRecord | None:
+    """One live contact of the account, or None."""
+    stmt = sa.select(*_COLUMNS).select_from(_FROM).where(
+        contact.c.account_id == account_id,
+        contact.c.id == contact_id,
+        contact.c.deleted_at.is_(None),
+    )
+    row = (await session.execute(stmt)).first()
+    return _record(row) if row else None
+
+
+async def get_contacts_by_ids(
+    session: AsyncSession, *, account_id: str, ids: Sequence[str]
+) -> dict[str, ContactRecord]:
+    """Live contacts by id, in one statement."""
+    if not ids:
+        return {}
+    stmt = sa.select(*_COLUMNS).select_from(_FROM).where(
+        contact.c.account_id == account_id,
+        contact.c.id.in_(list(ids)),
+        contact.c.deleted_at.is_(None),
+    )
+    return {r.id: _record(r) for r in (await session.execute(stmt)).all()}
+
+
+async def lock_contact(session: AsyncSession, *, account_id: str, contact_id: str) -> int | None:
+    """Lock a live contact's row for update (PostgreSQL; SQLite holds the write lock) -> its version."""
+    stmt = (
+        sa.select(contact.c.version)
+        .where(
+            contact.c.account_id == account_id,
+            contact.c.id == contact_id,
+            contact.c.deleted_at.is_(None),
+        )
+        .with_for_update()
+    )
+    value = await session.scalar(stmt)
+    return int(value) if value is not None else None
+
+
+async def email_owner(
+    session: AsyncSession, *, account_id: str, email_norm: str
+) -> str | None:
+    """The id of the live contact that has this (normalised) email, if any."""
+    stmt = sa.select(contact.c.id).where(
+        contact.c.account_id == account_id,
+        contact.c.email_norm == email_norm,
+        contact.c.deleted_at.is_(None),
+    )
+    return await session.scalar(stmt)
+
+
+async def insert_contact(
+    session: AsyncSession, *, account_id: str, values: dict[str, Any], tags: Sequence[str]
+) -> None:
+    """Insert a contact with its tags and bump the account's counter."""
+    await session.execute(sa.insert(contact).values(account_id=account_id, tags=list(tags), **values))
+    await replace_tags(session, contact_tag, "contact_id", account_id=account_id, owner_id=values["id"], tags=tags)
+    await _bump_count(session, account_id, 1)
+
+
+async def update_contact(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    contact_id: str,
+    values: dict[str, Any],
+    tags: Sequence[str] | None,
+    updated_at: datetime,
+) -> None:
+    """Apply only the given columns (so concurrent changes to other fields survive)."""
+    if tags is not None:
+        values = {**values, "tags": list(tags)}
+        await replace_tags(
+            session, contact_tag, "contact_id", account_id=account_id, owner_id=contact_id, tags=tags
+        )
+    await session.execute(
+        sa.update(contact)
+        .where(contact.c.account_id == account_id, contact.c.id == contact_id)
+        .values(**values, updated_at=updated_at, version=contact.c.version + 1)
+    )
+
+
+async def delete_contact(session: AsyncSession, *, account_id: str, contact_id: str) -> bool:
+    """Erase a contact row (tags cascade) and decrement the counter; False when absent."""
+    result = await session.execute(
+        sa.delete(contact).where(
+            contact.c.account_id == account_id,
+            contact.c.id == contact_id,
+            contact.c.deleted_at.is_(None),
+        )
+    )
+    deleted = (result.rowcount or 0) > 0  # type: ignore[attr-defined]
+    if deleted:
+        await _bump_count(session, account_id, -1)
+    return deleted
+
+
+async def _bump_count(session: AsyncSession, account_id: str, delta: int) -> None:
+    await session.execute(
+        sa.update(account)
+        .where(account.c.id == account_id)
+        .values(contact_count=account.c.contact_count + delta)
+    )
+
+
+async def bump_contact_count(session: AsyncSession, *, account_id: str, delta: int) -> None:
+    """Adjust the account's live-contact counter (for tombstoning and reviving by sync)."""
+    await _bump_count(session, account_id, delta)

@@ -1,0 +1,34 @@
+"""The FastAPI router serving POST /graphql and GraphiQL on GET /graphql."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import strawberry
+from fastapi import Request
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+
+from schema.context import get_context
+
+
+class GatewayGraphQLRouter(GraphQLRouter[Any, Any]):
+    """Strawberry's router, encoding responses with orjson."""
+
+    def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+
+def graphql_router(schema: strawberry.Schema, *, ide: bool) -> GraphQLRouter[Any, Any]:
+    """Mount point for the schema: JSON over POST, GraphiQL over GET when ``ide``."""
+    return GatewayGraphQLRouter(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql" if ide else None,
+        context_getter=get_context,
+        allow_queries_via_get=False,
+    )
+
+
+__all__ = ["Request", "graphql_router"]
