@@ -113,6 +113,7 @@ class ResilientFetcher:
         self.total_waited = 0.0
         self.retries = 0
         self.requests = 0
+        self.last_response: httpx.Response | None = None
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.max_delay, self.policy.base_delay * (2 ** (attempt - 1)))
@@ -149,6 +150,7 @@ class ResilientFetcher:
                 why = f"{type(exc).__name__} on GET {httpx.URL(url).path}"
                 await self._wait(self._backoff(attempt), attempt, why)
                 continue
+            self.last_response = response
             status = response.status_code
             if status < 300:
                 return response

@@ -103,10 +103,33 @@ class ZendeskClient:
     async def _get(
         self, url: str, params: dict[str, str | int] | None, what: str
     ) -> dict[str, Any]:
-        response = await self.fetcher.get(url, params=params)
+        try:
+            response = await self.fetcher.get(url, params=params)
+        except ProviderError:
+            retry_params = self._reclamp_too_recent(params)
+            if retry_params is None:
+                raise
+            response = await self.fetcher.get(url, params=retry_params)
         if self.server_time_at_start is None:
             self.server_time_at_start = server_time(response)
         return _object(response, what)
+
+    def _reclamp_too_recent(
+        self, params: dict[str, str | int] | None
+    ) -> dict[str, str | int] | None:
+        """After a 422 "too recent start_time", re-clamp against the provider's own clock."""
+        last = self.fetcher.last_response
+        if params is None or "start_time" not in params or last is None:
+            return None
+        if last.status_code != 422 or "start_time" not in last.text:
+            return None
+        provider_now = server_time(last)
+        if provider_now is None:
+            return None
+        clamped = int(provider_now.timestamp()) - MIN_AGE_SECONDS
+        if int(params["start_time"]) <= clamped:
+            return None
+        return {**params, "start_time": max(0, clamped)}
 
     async def iter_users(
         self, start_time: datetime | None = None, cursor: str | None = None

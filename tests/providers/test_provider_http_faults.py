@@ -168,7 +168,7 @@ async def test_other_4xx_is_fatal_with_status_and_excerpt(
 ) -> None:
     _populate(fd, 10)
     fd.faults.inject("500", status=404, on_request=1, body='{"description":"nothing here"}')
-    with pytest.raises(ProviderError, match="HTTP 404.*nothing here"):
+    with pytest.raises(ProviderError, match=r"HTTP 404.*nothing here"):
         await _collect(_client(fd, vsleep))
     assert vsleep.waits == []
 

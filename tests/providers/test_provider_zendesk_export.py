@@ -205,3 +205,22 @@ async def test_generated_zendesk_data_maps_cleanly(
     assert any(c.deleted and c.email is None for c in contacts)
     assert any(c.phone is not None for c in contacts)
     assert all(c.email is None or c.email == c.email.strip().lower() for c in contacts)
+
+
+@pytest.mark.asyncio
+async def test_provider_clock_behind_ours_reclamps_start_time(
+    start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("zendesk", empty_page_every=0)
+    provider_now = int(datetime.now(UTC).timestamp()) - 300
+    fake.clock.freeze(provider_now)
+    fake.store.create_user(_user(1, provider_now - 61))
+    fake.store.create_user(_user(2, provider_now - 62))
+    client = _client(fake, vsleep)
+    ids = [u["id"] async for p in client.iter_users(datetime.now(UTC)) for u in p]
+    await client.aclose()
+    assert ids == [1]
+    calls = fake.faults.paths("/api/v2/incremental/users/cursor")
+    assert len(calls) == 2
+    second_start = int(calls[1].split("start_time=")[1].split("&")[0])
+    assert second_start <= provider_now - 60
