@@ -93,7 +93,10 @@ def serve(
     database_url: DatabaseUrl = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Seed a demo account (50 companies, 500 contacts) and print a key.")
+        bool,
+        typer.Option(
+            "--demo", help="Seed a demo account (50 companies, 500 contacts) and print a key."
+        ),
     ] = False,
 ) -> None:
     """Migrate the database and serve the API (REST, GraphQL and GraphiQL)."""
@@ -135,8 +138,12 @@ async def _prepare_demo(engine: AsyncEngine) -> str:
 
     key = await demo_key(engine)
     with Progress(
-        TextColumn("Seeding demo data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("Seeding demo data"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as progress:
         task = progress.add_task("seed", total=None)
 
@@ -144,7 +151,9 @@ async def _prepare_demo(engine: AsyncEngine) -> str:
             progress.update(task, completed=done, total=total)
 
         seeded = await seed_demo(engine, progress=report)
-    err.print("Seeded the demo account." if seeded else "The demo account already has data; kept it.")
+    err.print(
+        "Seeded the demo account." if seeded else "The demo account already has data; kept it."
+    )
     return key
 
 
@@ -152,7 +161,10 @@ async def _prepare_demo(engine: AsyncEngine) -> str:
 def keys_create(
     account: Annotated[str, typer.Option(help="Account (tenant) name; created if new.")],
     scopes: Annotated[
-        str, typer.Option(help="Comma-separated: contacts:read,contacts:write,config:read,config:write.")
+        str,
+        typer.Option(
+            help="Comma-separated: contacts:read,contacts:write,config:read,config:write."
+        ),
     ],
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
     database_url: DatabaseUrl = None,
@@ -199,7 +211,10 @@ def keys_list(
         table = Table("prefix", "account", "name", "scopes", "created", "last used", "revoked")
         for r in records:
             table.add_row(
-                r.prefix, r.account_name, r.name, ",".join(r.scopes),
+                r.prefix,
+                r.account_name,
+                r.name,
+                ",".join(r.scopes),
                 f"{r.created_at:%Y-%m-%d %H:%M}",
                 f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
                 f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "-",

@@ -18,24 +18,126 @@ from resolvers.validation import normalize_phone
 
 DEMO_ACCOUNT = "demo"
 
-FIRST = (
-    "Jane John Amelia Oliver Sofia Liam Emma Noah Ava Lucas Mia Ethan Chloe Mateo Zoe Hugo Lea "
-    "Arthur Ines Louis Yuki Kenji Priya Arjun Fatima Omar Elena Marco Ingrid Lars Aisha Tariq "
-    "Camille Julien Greta Felix Nora Tobias Maya Daniel"
-).split()
-LAST = (
-    "Smith Johnson Garcia Martin Dubois Rossi Muller Schmidt Tanaka Sato Patel Khan Nguyen "
-    "Silva Costa Novak Kowalski Jensen Larsen Berg Moreau Laurent Fischer Weber Ivanova "
-    "Goldsmith Blacksmith Smithson Okafor Mensah"
-).split()
-COMPANY_WORDS = (
-    "Acme Globex Initech Umbrella Stark Wayne Wonka Hooli Vandelay Soylent Tyrell Cyberdyne "
-    "Aperture Massive Dynamic Oscorp Gringotts Monarch Nakatomi Pied Piper Blue Sun Zenith "
-    "Northwind Contoso Fabrikam Tailspin Adventure Litware Proseware Alpine"
-).split()
+FIRST = [
+    "Jane",
+    "John",
+    "Amelia",
+    "Oliver",
+    "Sofia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Lucas",
+    "Mia",
+    "Ethan",
+    "Chloe",
+    "Mateo",
+    "Zoe",
+    "Hugo",
+    "Lea",
+    "Arthur",
+    "Ines",
+    "Louis",
+    "Yuki",
+    "Kenji",
+    "Priya",
+    "Arjun",
+    "Fatima",
+    "Omar",
+    "Elena",
+    "Marco",
+    "Ingrid",
+    "Lars",
+    "Aisha",
+    "Tariq",
+    "Camille",
+    "Julien",
+    "Greta",
+    "Felix",
+    "Nora",
+    "Tobias",
+    "Maya",
+    "Daniel",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Martin",
+    "Dubois",
+    "Rossi",
+    "Muller",
+    "Schmidt",
+    "Tanaka",
+    "Sato",
+    "Patel",
+    "Khan",
+    "Nguyen",
+    "Silva",
+    "Costa",
+    "Novak",
+    "Kowalski",
+    "Jensen",
+    "Larsen",
+    "Berg",
+    "Moreau",
+    "Laurent",
+    "Fischer",
+    "Weber",
+    "Ivanova",
+    "Goldsmith",
+    "Blacksmith",
+    "Smithson",
+    "Okafor",
+    "Mensah",
+]
+COMPANY_WORDS = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Aperture",
+    "Massive",
+    "Dynamic",
+    "Oscorp",
+    "Gringotts",
+    "Monarch",
+    "Nakatomi",
+    "Pied",
+    "Piper",
+    "Blue",
+    "Sun",
+    "Zenith",
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin",
+    "Adventure",
+    "Litware",
+    "Proseware",
+    "Alpine",
+]
 SUFFIXES = ("Corp", "Inc", "Ltd", "Labs", "Group", "Systems", "Partners", "GmbH", "SAS", "Co")
 COMPANY_TAGS = ("enterprise", "smb", "startup", "priority", "partner", "churn-risk")
-CONTACT_TAGS = ("vip", "engineering", "billing", "beta", "newsletter", "escalated", "trial", "champion")
+CONTACT_TAGS = (
+    "vip",
+    "engineering",
+    "billing",
+    "beta",
+    "newsletter",
+    "escalated",
+    "trial",
+    "champion",
+)
 PHONE_PREFIXES = ("+33612", "+44791", "+14155", "+49151", "+81901", "+34612")
 
 
@@ -81,7 +183,11 @@ async def seed_demo(
             used_domains.add(domain)
             company = await companies.create_company(
                 ctx,
-                data={"name": name, "domain": domain, "tags": rng.sample(COMPANY_TAGS, rng.randint(0, 2))},
+                data={
+                    "name": name,
+                    "domain": domain,
+                    "tags": rng.sample(COMPANY_TAGS, rng.randint(0, 2)),
+                },
             )
             company_ids.append((company.id, domain))
             if progress:
@@ -112,7 +218,9 @@ async def demo_key(engine: AsyncEngine) -> str:
     """A fresh all-scopes key of the demo account (created with the account if needed)."""
     uow = UnitOfWork(engine)
     try:
-        raw, _ = await keys.create_key(uow, account_name=DEMO_ACCOUNT, scopes=list(ALL_SCOPES), name="demo")
+        raw, _ = await keys.create_key(
+            uow, account_name=DEMO_ACCOUNT, scopes=list(ALL_SCOPES), name="demo"
+        )
         await uow.commit()
         return raw
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,8 +25,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else (
-            "req_" + secrets.token_hex(8)
+        request_id = (
+            incoming
+            if 0 < len(incoming) <= 64 and incoming.isprintable()
+            else ("req_" + secrets.token_hex(8))
         )
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -103,7 +104,9 @@ class BodyLimitMiddleware:
         return any(path.startswith(p) and path.endswith(s) for p, s in self.exempt_prefixes_pairs())
 
     def exempt_prefixes_pairs(self) -> list[tuple[str, str]]:
-        return [(p.split("*")[0], p.split("*")[1] if "*" in p else "") for p in self.exempt_prefixes]
+        return [
+            (p.split("*")[0], p.split("*")[1] if "*" in p else "") for p in self.exempt_prefixes
+        ]
 
     def _message(self) -> str:
         return f"the body is larger than {self.max_bytes} bytes"
@@ -112,5 +115,3 @@ class BodyLimitMiddleware:
         response = problem_response(PayloadTooLarge(self._message()), request_id)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
-
-

@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(2_000, ge=50, description="most tokens in one GraphQL document")
     graphql_ide: bool = Field(True, description="serve GraphiQL on GET /graphql")
     graphql_introspection: bool = Field(True, description="allow GraphQL introspection")
-    allow_private_urls: bool = Field(False, description="allow outbound calls to private/loopback hosts")
+    allow_private_urls: bool = Field(
+        False, description="allow outbound calls to private/loopback hosts"
+    )
     data_dir: Path = Field(Path("./data"), description="local blob store and other files")
     demo_key: str | None = Field(None, description="API key pre-filled in GraphiQL (demo mode)")
     log_level: str = Field("INFO", description="logging level")

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 #: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
 WRITE_OPTION = "cg_write"
+#: Pass as ``session.connection(execution_options=WRITE_TRANSACTION)`` to begin a write.
+WRITE_TRANSACTION: Any = {WRITE_OPTION: True}
 
 
 def is_sqlite(url: str) -> bool:

@@ -18,7 +18,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _UNMANAGED_PREFIXES = ("contact_fts", "company_fts")
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """Hide the FTS5 tables, which the models do not describe, from autogenerate."""
     return not (type_ == "table" and name is not None and name.startswith(_UNMANAGED_PREFIXES))
 
@@ -36,7 +38,7 @@ def _upgrade_on(connection: sa.Connection, config: Config, revision: str) -> Non
     command.upgrade(config, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Bring the database behind ``engine`` to ``revision``."""
     config = alembic_config(str(engine.url))
     async with engine.begin() as connection:

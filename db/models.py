@@ -168,3 +168,9 @@ class CompanyTag(SQLModel, table=True):
             sa.String(40), sa.ForeignKey("company.id", ondelete="CASCADE"), primary_key=True
         )
     )
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a SQLModel class (for Core queries)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.engine import WRITE_OPTION, is_sqlite
+from db.engine import WRITE_TRANSACTION, is_sqlite
 
 
 class UnitOfWork:
@@ -39,7 +39,7 @@ class UnitOfWork:
         if self._session is None:
             self._session = self._open(write=True)
             self._writing = True
-            await self._session.connection(execution_options={WRITE_OPTION: True})
+            await self._session.connection(execution_options=WRITE_TRANSACTION)
         return self._session
 
     @asynccontextmanager

@@ -25,7 +25,9 @@ async def with_contact_counts(
     session: AsyncSession, account_id: str, records: Sequence[CompanyRecord]
 ) -> list[CompanyRecord]:
     """Fill ``contact_count`` for a batch of companies with one statement."""
-    counts = await q.contact_counts(session, account_id=account_id, company_ids=[r.id for r in records])
+    counts = await q.contact_counts(
+        session, account_id=account_id, company_ids=[r.id for r in records]
+    )
     return [replace(r, contact_count=counts.get(r.id, 0)) for r in records]
 
 
@@ -36,11 +38,24 @@ async def list_companies(
     account_id = ctx.require(CONTACTS_READ)
     session = await ctx.uow.reader()
     rows = await q.list_companies(
-        session, account_id=account_id, flt=flt, limit=page.limit + 1, offset=page.offset, after=page.after
+        session,
+        account_id=account_id,
+        flt=flt,
+        limit=page.limit + 1,
+        offset=page.offset,
+        after=page.after,
     )
     result = page_of(rows, page, None)
-    items = await with_contact_counts(session, account_id, result.items) if with_counts else result.items
-    total = await q.count_companies(session, account_id=account_id, flt=flt) if page.with_total else None
+    items = (
+        await with_contact_counts(session, account_id, result.items)
+        if with_counts
+        else result.items
+    )
+    total = (
+        await q.count_companies(session, account_id=account_id, flt=flt)
+        if page.with_total
+        else None
+    )
     return replace(result, items=items, total=total)
 
 
@@ -109,7 +124,11 @@ async def update_company(
     tags = (body.tags or []) if "tags" in changes else None
     async with unique_guard():
         await q.update_company(
-            session, account_id=account_id, company_id=company_id, values=values, tags=tags,
+            session,
+            account_id=account_id,
+            company_id=company_id,
+            values=values,
+            tags=tags,
             updated_at=utcnow(),
         )
     return await _load(session, account_id, company_id)
@@ -123,8 +142,12 @@ async def delete_company(ctx: RequestContext, *, company_id: str) -> CompanyReco
     if current.deleted_at is None:
         now = utcnow()
         await q.update_company(
-            session, account_id=account_id, company_id=company_id, values={"deleted_at": now},
-            tags=None, updated_at=now,
+            session,
+            account_id=account_id,
+            company_id=company_id,
+            values={"deleted_at": now},
+            tags=None,
+            updated_at=now,
         )
     return await _load(session, account_id, company_id)
 
@@ -138,8 +161,12 @@ async def restore_company(ctx: RequestContext, *, company_id: str) -> CompanyRec
         await _check_domain(session, account_id, current.domain, exclude_id=company_id)
         async with unique_guard():
             await q.update_company(
-                session, account_id=account_id, company_id=company_id, values={"deleted_at": None},
-                tags=None, updated_at=utcnow(),
+                session,
+                account_id=account_id,
+                company_id=company_id,
+                values={"deleted_at": None},
+                tags=None,
+                updated_at=utcnow(),
             )
     return await _load(session, account_id, company_id)
 
@@ -147,7 +174,9 @@ async def restore_company(ctx: RequestContext, *, company_id: str) -> CompanyRec
 async def _load(
     session: AsyncSession, account_id: str, company_id: str, *, for_update: bool = False
 ) -> CompanyRecord:
-    record = await q.get_company(session, account_id=account_id, company_id=company_id, for_update=for_update)
+    record = await q.get_company(
+        session, account_id=account_id, company_id=company_id, for_update=for_update
+    )
     if record is None:
         raise NotFound(f"company {company_id} not found")
     return (await with_contact_counts(session, account_id, [record]))[0]

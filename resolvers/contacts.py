@@ -18,6 +18,7 @@ from resolvers.pagination import Page, PageRequest, page_of
 from resolvers.scopes import CONTACTS_READ, CONTACTS_WRITE
 from resolvers.validation import ContactCreate, ContactUpdate, email_key, parse, provided
 
+
 async def list_contacts(
     ctx: RequestContext, *, flt: ListFilter, page: PageRequest
 ) -> Page[ContactRecord]:
@@ -32,7 +33,9 @@ async def list_contacts(
         offset=page.offset,
         after=page.after,
     )
-    total = await q.count_contacts(session, account_id=account_id, flt=flt) if page.with_total else None
+    total = (
+        await q.count_contacts(session, account_id=account_id, flt=flt) if page.with_total else None
+    )
     return page_of(rows, page, total)
 
 
@@ -102,7 +105,9 @@ async def update_contact(
         values["company_id"] = body.company_id
     if "email" in changes:
         values["email"] = body.email
-        values["email_norm"] = await _check_email(ctx, account_id, body.email, exclude_id=contact_id)
+        values["email_norm"] = await _check_email(
+            ctx, account_id, body.email, exclude_id=contact_id
+        )
     if "custom_fields" in changes:
         current = await q.get_contact(session, account_id=account_id, contact_id=contact_id)
         assert current is not None

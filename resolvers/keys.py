@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.engine import WRITE_OPTION
+from db.engine import WRITE_TRANSACTION
 from db.ids import new_id
 from db.queries import keys as q
 from db.records import ApiKeyRecord
@@ -116,12 +116,7 @@ async def authenticate(engine: AsyncEngine, raw_key: str | None) -> Principal:
     now = utcnow()
     if match.last_used_at is None or now - match.last_used_at > TOUCH_INTERVAL:
         async with AsyncSession(engine) as session:
-            await session.connection(execution_options={WRITE_OPTION: True})
+            await session.connection(execution_options=WRITE_TRANSACTION)
             await q.touch_key(session, key_id=match.id, used_at=now)
             await session.commit()
-    return Principal(
-        account_id=match.account_id,
-        key_id=match.id,
-        key_prefix=match.prefix,
-        scopes=frozenset(match.scopes),
-    )
+    return Principal(match.account_id, match.id, match.prefix, frozenset(match.scopes))

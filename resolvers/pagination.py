@@ -50,7 +50,9 @@ class PageRequest:
         """A GraphQL connection page: first 1..max_first, after an opaque cursor."""
         if not 1 <= first <= max_first:
             raise ValidationFailed(f"first must be between 1 and {max_first}", field="first")
-        return cls(limit=first, after=decode_cursor(after) if after else None, with_total=with_total)
+        return cls(
+            limit=first, after=decode_cursor(after) if after else None, with_total=with_total
+        )
 
 
 @dataclass(frozen=True, slots=True)

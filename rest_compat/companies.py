@@ -19,12 +19,18 @@ from rest_compat.serializers import company_json, envelope
 router = APIRouter(prefix="/api/v2/companies", tags=["companies"])
 
 
-@router.get("", response_model=CompanyList, responses=problems(*COMMON_ERRORS), summary="List companies")
+@router.get(
+    "", response_model=CompanyList, responses=problems(*COMMON_ERRORS), summary="List companies"
+)
 async def list_companies(
     ctx: Ctx,
     request: Request,
-    search: Annotated[str | None, Query(description="Case-insensitive substring of name or domain")] = None,
-    tags: Annotated[str | None, Query(description="Comma-separated; matches ANY of the tags")] = None,
+    search: Annotated[
+        str | None, Query(description="Case-insensitive substring of name or domain")
+    ] = None,
+    tags: Annotated[
+        str | None, Query(description="Comma-separated; matches ANY of the tags")
+    ] = None,
     include_deleted: Annotated[bool, Query(description="Also list soft-deleted companies")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -41,7 +47,10 @@ async def list_companies(
 
 
 @router.post(
-    "", status_code=201, response_model=Company, responses=problems(*COMMON_ERRORS, 409, 413),
+    "",
+    status_code=201,
+    response_model=Company,
+    responses=problems(*COMMON_ERRORS, 409, 413),
     summary="Create a company",
 )
 async def create_company(ctx: Ctx, body: CompanyCreate) -> Response:
@@ -49,7 +58,9 @@ async def create_company(ctx: Ctx, body: CompanyCreate) -> Response:
 
 
 @router.get(
-    "/{company_id}", response_model=Company, responses=problems(*COMMON_ERRORS, 404),
+    "/{company_id}",
+    response_model=Company,
+    responses=problems(*COMMON_ERRORS, 404),
     summary="Get a company (soft-deleted ones too)",
 )
 async def get_company(ctx: Ctx, company_id: str) -> Response:
@@ -57,15 +68,21 @@ async def get_company(ctx: Ctx, company_id: str) -> Response:
 
 
 @router.patch(
-    "/{company_id}", response_model=Company, responses=problems(*COMMON_ERRORS, 404, 409, 413),
+    "/{company_id}",
+    response_model=Company,
+    responses=problems(*COMMON_ERRORS, 404, 409, 413),
     summary="Update a company (partial); a deleted company answers 409",
 )
 async def update_company(ctx: Ctx, company_id: str, body: CompanyUpdate) -> Response:
-    return JSONBytes(company_json(await companies.update_company(ctx, company_id=company_id, data=body)))
+    return JSONBytes(
+        company_json(await companies.update_company(ctx, company_id=company_id, data=body))
+    )
 
 
 @router.delete(
-    "/{company_id}", status_code=204, responses=problems(*COMMON_ERRORS, 404),
+    "/{company_id}",
+    status_code=204,
+    responses=problems(*COMMON_ERRORS, 404),
     summary="Soft-delete a company (it keeps its contacts and can be restored)",
 )
 async def delete_company(ctx: Ctx, company_id: str) -> Response:
@@ -74,7 +91,9 @@ async def delete_company(ctx: Ctx, company_id: str) -> Response:
 
 
 @router.post(
-    "/{company_id}/restore", response_model=Company, responses=problems(*COMMON_ERRORS, 404, 409),
+    "/{company_id}/restore",
+    response_model=Company,
+    responses=problems(*COMMON_ERRORS, 404, 409),
     summary="Restore a soft-deleted company",
 )
 async def restore_company(ctx: Ctx, company_id: str) -> Response:

@@ -28,9 +28,13 @@ router = APIRouter(prefix="/api/v2/contacts", tags=["contacts"])
 async def list_contacts(
     ctx: Ctx,
     request: Request,
-    search: Annotated[str | None, Query(description="Case-insensitive substring of name or email")] = None,
+    search: Annotated[
+        str | None, Query(description="Case-insensitive substring of name or email")
+    ] = None,
     company_id: Annotated[str | None, Query(description="Only contacts of this company")] = None,
-    tags: Annotated[str | None, Query(description="Comma-separated; matches ANY of the tags")] = None,
+    tags: Annotated[
+        str | None, Query(description="Comma-separated; matches ANY of the tags")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:

@@ -13,9 +13,7 @@ from resolvers.context import Principal, RequestContext
 from resolvers.errors import Unauthenticated
 from resolvers.keys import authenticate
 
-ApiKeyHeader = Annotated[
-    str | None, Header(alias="X-API-Key", description="API key (`ak_live_…`)")
-]
+ApiKeyHeader = Annotated[str | None, Header(alias="X-API-Key", description="API key (`ak_live_…`)")]
 
 
 def request_id_of(request: Request) -> str:
@@ -47,7 +45,9 @@ async def _unit_of_work(
         await uow.close()
 
 
-async def request_context(request: Request, x_api_key: ApiKeyHeader = None) -> AsyncIterator[RequestContext]:
+async def request_context(
+    request: Request, x_api_key: ApiKeyHeader = None
+) -> AsyncIterator[RequestContext]:
     """Authenticate (401 on failure), open the unit of work, commit on success, roll back on error."""
     principal = await authenticate(request.app.state.engine, x_api_key)
     async for ctx in _unit_of_work(request, principal, None):

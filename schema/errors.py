@@ -30,20 +30,30 @@ def _domain_error(error: GraphQLError, original: DomainError) -> GraphQLError:
     message = original.message
     if original.field and fields:
         message = re.sub(rf"^{re.escape(original.field)}\b", fields[0]["field"], message)
-    return GraphQLError(message, error.nodes, error.source, error.positions, error.path, None, extensions)
+    return GraphQLError(
+        message, error.nodes, error.source, error.positions, error.path, None, extensions
+    )
 
 
 def _masked(error: GraphQLError, request_id: str) -> GraphQLError:
     log.error(
         "unexpected GraphQL error (request_id=%s)",
         request_id,
-        exc_info=(type(error.original_error), error.original_error, error.original_error.__traceback__)
+        exc_info=(
+            type(error.original_error),
+            error.original_error,
+            error.original_error.__traceback__,
+        )
         if error.original_error
         else None,
     )
     return GraphQLError(
         f"an internal error occurred; quote request id {request_id}",
-        error.nodes, error.source, error.positions, error.path, None,
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        None,
         {"code": "internal", "status": 500},
     )
 
@@ -58,7 +68,9 @@ def map_error(error: GraphQLError, request_id: str) -> GraphQLError:
         extensions = dict(error.extensions or {})
         extensions.setdefault("code", "validation_failed")
         extensions.setdefault("status", 400)
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path, None, extensions)
+        return GraphQLError(
+            error.message, error.nodes, error.source, error.positions, error.path, None, extensions
+        )
     return _masked(error, request_id)
 
 

@@ -30,7 +30,9 @@ class Loaders:
         self.ctx = ctx
         self.company: DataLoader[str, CompanyRecord | None] = DataLoader(self._companies)
         self.contact_count: DataLoader[str, int] = DataLoader(self._contact_counts)
-        self._company_contacts: dict[tuple[int, Keyset | None], DataLoader[str, list[ContactRecord]]] = {}
+        self._company_contacts: dict[
+            tuple[int, Keyset | None], DataLoader[str, list[ContactRecord]]
+        ] = {}
 
     async def _read(self, fn: Callable[[AsyncSession, str], Awaitable[V]]) -> V:
         account_id = self.ctx.require(CONTACTS_READ)
@@ -54,13 +56,17 @@ class Loaders:
         counts = await self._read(run)
         return [counts.get(i, 0) for i in ids]
 
-    def company_contacts(self, limit: int, after: Keyset | None) -> DataLoader[str, list[ContactRecord]]:
+    def company_contacts(
+        self, limit: int, after: Keyset | None
+    ) -> DataLoader[str, list[ContactRecord]]:
         """Contacts of companies, batched per (page size, cursor)."""
         key = (limit, after)
         if key not in self._company_contacts:
 
             async def load(ids: Sequence[str]) -> list[list[ContactRecord]]:
-                async def run(session: AsyncSession, account_id: str) -> dict[str, list[ContactRecord]]:
+                async def run(
+                    session: AsyncSession, account_id: str
+                ) -> dict[str, list[ContactRecord]]:
                     return await related.contacts_of_companies(
                         session, account_id=account_id, company_ids=ids, limit=limit, after=after
                     )

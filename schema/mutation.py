@@ -37,24 +37,34 @@ class Mutation:
         return await in_savepoint(info, lambda: contacts.create_contact(ctx, data=to_domain(input)))  # type: ignore[return-value]
 
     @strawberry.mutation
-    async def update_contact(self, info: Info, id: strawberry.ID, input: UpdateContactInput) -> Contact:
+    async def update_contact(
+        self, info: Info, id: strawberry.ID, input: UpdateContactInput
+    ) -> Contact:
         ctx = context_of(info).ctx
         return await in_savepoint(  # type: ignore[return-value]
             info, lambda: contacts.update_contact(ctx, contact_id=id, data=to_domain(input))
         )
 
-    @strawberry.mutation(description="Erase a contact with its activity and attachments; returns its id.")
+    @strawberry.mutation(
+        description="Erase a contact with its activity and attachments; returns its id."
+    )
     async def delete_contact(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         ctx = context_of(info).ctx
-        return strawberry.ID(await in_savepoint(info, lambda: contacts.delete_contact(ctx, contact_id=id)))
+        return strawberry.ID(
+            await in_savepoint(info, lambda: contacts.delete_contact(ctx, contact_id=id))
+        )
 
     @strawberry.mutation
     async def create_company(self, info: Info, input: CreateCompanyInput) -> Company:
         ctx = context_of(info).ctx
-        return await in_savepoint(info, lambda: companies.create_company(ctx, data=to_domain(input)))  # type: ignore[return-value]
+        return await in_savepoint(
+            info, lambda: companies.create_company(ctx, data=to_domain(input))
+        )  # type: ignore[return-value]
 
     @strawberry.mutation
-    async def update_company(self, info: Info, id: strawberry.ID, input: UpdateCompanyInput) -> Company:
+    async def update_company(
+        self, info: Info, id: strawberry.ID, input: UpdateCompanyInput
+    ) -> Company:
         ctx = context_of(info).ctx
         return await in_savepoint(  # type: ignore[return-value]
             info, lambda: companies.update_company(ctx, company_id=id, data=to_domain(input))
@@ -69,5 +79,3 @@ class Mutation:
     async def restore_company(self, info: Info, id: strawberry.ID) -> Company:
         ctx = context_of(info).ctx
         return await in_savepoint(info, lambda: companies.restore_company(ctx, company_id=id))  # type: ignore[return-value]
-
-

@@ -54,8 +54,12 @@ class Query:
             tags=tags,
             custom_field_filters={f.key: f.value for f in custom_fields or []},
         )
-        page = PageRequest.graphql(25 if first is None else first, after, with_total=selects(info, "totalCount"))
-        return contact_connection(await contacts.list_contacts(ctx, flt=flt, page=page), after is not None)
+        page = PageRequest.graphql(
+            25 if first is None else first, after, with_total=selects(info, "totalCount")
+        )
+        return contact_connection(
+            await contacts.list_contacts(ctx, flt=flt, page=page), after is not None
+        )
 
     @strawberry.field(description="One company by id (soft-deleted ones too), or null.")
     async def company(self, info: Info, id: strawberry.ID) -> Company | None:
@@ -82,6 +86,8 @@ class Query:
             include_deleted=bool(include_deleted),
             custom_field_filters={f.key: f.value for f in custom_fields or []},
         )
-        page = PageRequest.graphql(25 if first is None else first, after, with_total=selects(info, "totalCount"))
+        page = PageRequest.graphql(
+            25 if first is None else first, after, with_total=selects(info, "totalCount")
+        )
         result = await companies.list_companies(ctx, flt=flt, page=page, with_counts=False)
         return company_connection(result, after is not None)

@@ -12,6 +12,7 @@ from resolvers.pagination import Page, PageRequest, cursor_of
 from schema.context import context_of
 from schema.scalars import JSON, DateTime
 
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -75,10 +76,23 @@ class Company:
         page = PageRequest.graphql(25 if first is None else first, after, with_total=False)
         loader = context_of(info).loaders.company_contacts(page.limit + 1, page.after)
         rows = await loader.load(self.id)
-        total = await context_of(info).loaders.contact_count.load(self.id) if selects(info, "totalCount") else None
-        return connection(ContactConnection, ContactEdge, Page(
-            items=rows[: page.limit], total=total, limit=page.limit, offset=0, has_next=len(rows) > page.limit
-        ), after is not None)
+        total = (
+            await context_of(info).loaders.contact_count.load(self.id)
+            if selects(info, "totalCount")
+            else None
+        )
+        return connection(
+            ContactConnection,
+            ContactEdge,
+            Page(
+                items=rows[: page.limit],
+                total=total,
+                limit=page.limit,
+                offset=0,
+                has_next=len(rows) > page.limit,
+            ),
+            after is not None,
+        )
 
 
 @strawberry.type

@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 os.environ.setdefault("CONTACTS_GATEWAY_ALLOW_PRIVATE_URLS", "1")
 
-from contacts_gateway.app import create_app  # noqa: E402
-from contacts_gateway.settings import Settings  # noqa: E402
-from db.engine import make_engine  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
-from db.uow import UnitOfWork  # noqa: E402
-from resolvers import keys as key_use_cases  # noqa: E402
-from resolvers.scopes import ALL_SCOPES  # noqa: E402
+from contacts_gateway.app import create_app
+from contacts_gateway.settings import Settings
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.uow import UnitOfWork
+from resolvers import keys as key_use_cases
+from resolvers.scopes import ALL_SCOPES
 
 DEFAULT_PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -87,7 +87,9 @@ class PostgresDatabase(Database):
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
         self.name = f"cg_test_{os.getpid()}_{secrets.token_hex(3)}"
-        self.url = str(sa.make_url(admin_url).set(database=self.name).render_as_string(hide_password=False))
+        self.url = str(
+            sa.make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
+        )
         self.tables: list[str] = []
 
     async def prepare(self) -> None:
@@ -113,7 +115,9 @@ class PostgresDatabase(Database):
         try:
             async with engine.begin() as conn:
                 await conn.exec_driver_sql(
-                    "TRUNCATE " + ", ".join(f'"{t}"' for t in self.tables) + " RESTART IDENTITY CASCADE"
+                    "TRUNCATE "
+                    + ", ".join(f'"{t}"' for t in self.tables)
+                    + " RESTART IDENTITY CASCADE"
                 )
         finally:
             await engine.dispose()
@@ -141,7 +145,9 @@ async def _postgres_reachable(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-async def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
     """The database kind of this run, prepared once (migrations run once per session)."""
     kind = request.config.getoption("--db")
     if kind == "postgresql":
@@ -237,7 +243,9 @@ class Api:
         headers = {"X-API-Key": self.key} if self.key else {}
         return {**headers, **(extra or {})}
 
-    async def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    async def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
         return await self.client.request(method, url, headers=self._headers(headers), **kw)
 
     async def get(self, url: str, **kw: Any) -> httpx.Response:
@@ -255,8 +263,12 @@ class Api:
     async def delete(self, url: str, **kw: Any) -> httpx.Response:
         return await self.request("DELETE", url, **kw)
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-        response = await self.post("/graphql", json={"query": query, "variables": variables or {}}, **kw)
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        response = await self.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, **kw
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

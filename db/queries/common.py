@@ -31,7 +31,10 @@ def newest_first(table: sa.Table) -> tuple[ColumnElement[object], ...]:
 
 
 def has_any_tag(
-    tag_table: sa.Table, owner_column: str, owner: ColumnElement[str], account_id: str,
+    tag_table: sa.Table,
+    owner_column: str,
+    owner: ColumnElement[str],
+    account_id: str,
     tags: Sequence[str],
 ) -> ColumnElement[bool]:
     """EXISTS over the tag table (the planner handles EXISTS far better than IN (subquery))."""

@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import Company, CompanyTag, Contact
+from db.models import Company, CompanyTag, Contact, table_of
 from db.queries.common import before_keyset, dialect_of, has_any_tag, newest_first, replace_tags
 from db.queries.search import substring_match
 from db.records import CompanyRecord, Keyset, ListFilter
 
-company: sa.Table = Company.__table__  # type: ignore[assignment]
-company_tag: sa.Table = CompanyTag.__table__  # type: ignore[assignment]
-contact: sa.Table = Contact.__table__  # type: ignore[assignment]
+company = table_of(Company)
+company_tag = table_of(CompanyTag)
+contact = table_of(Contact)
 
 _COLUMNS = (
     company.c.id,
@@ -33,7 +33,7 @@ _COLUMNS = (
 
 
 def _record(row: sa.Row[Any], contact_count: int = 0) -> CompanyRecord:
-    return CompanyRecord(*row, contact_count=contact_count)
+    return CompanyRecord(*row, contact_count=contact_count)  # type: ignore[call-arg]
 
 
 def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement[bool]]:
@@ -41,7 +41,9 @@ def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement
     if not flt.include_deleted:
         clauses.append(company.c.deleted_at.is_(None))
     if flt.search:
-        clauses.append(substring_match(dialect, company, "company_fts", ("name", "domain"), flt.search))
+        clauses.append(
+            substring_match(dialect, company, "company_fts", ("name", "domain"), flt.search)
+        )
     if flt.tags:
         clauses.append(has_any_tag(company_tag, "company_id", company.c.id, account_id, flt.tags))
     for key, value in flt.custom_fields.items():
@@ -73,8 +75,10 @@ async def list_companies(
 
 async def count_companies(session: AsyncSession, *, account_id: str, flt: ListFilter) -> int:
     """How many companies match ``flt``."""
-    stmt = sa.select(sa.func.count()).select_from(company).where(
-        *_where(dialect_of(session), account_id, flt)
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(company)
+        .where(*_where(dialect_of(session), account_id, flt))
     )
     return int(await session.scalar(stmt) or 0)
 
@@ -83,7 +87,9 @@ async def get_company(
     session: AsyncSession, *, account_id: str, company_id: str, for_update: bool = False
 ) -> CompanyRecord | None:
     """One company of the account (deleted ones too), or None."""
-    stmt = sa.select(*_COLUMNS).where(company.c.account_id == account_id, company.c.id == company_id)
+    stmt = sa.select(*_COLUMNS).where(
+        company.c.account_id == account_id, company.c.id == company_id
+    )
     if for_update:
         stmt = stmt.with_for_update()
     row = (await session.execute(stmt)).first()
@@ -96,7 +102,9 @@ async def get_companies_by_ids(
     """Companies by id (deleted ones too), in one statement."""
     if not ids:
         return {}
-    stmt = sa.select(*_COLUMNS).where(company.c.account_id == account_id, company.c.id.in_(list(ids)))
+    stmt = sa.select(*_COLUMNS).where(
+        company.c.account_id == account_id, company.c.id.in_(list(ids))
+    )
     return {r.id: _record(r) for r in (await session.execute(stmt)).all()}
 
 
@@ -115,13 +123,11 @@ async def contact_counts(
         )
         .group_by(contact.c.company_id)
     )
-    counts = {cid: int(n) for cid, n in (await session.execute(stmt)).all()}
+    counts: dict[str, int] = {row[0]: int(row[1]) for row in (await session.execute(stmt)).all()}
     return {cid: counts.get(cid, 0) for cid in company_ids}
 
 
-async def domain_owner(
-    session: AsyncSession, *, account_id: str, domain: str
-) -> str | None:
+async def domain_owner(session: AsyncSession, *, account_id: str, domain: str) -> str | None:
     """The id of the active company that has ``domain``, if any."""
     stmt = sa.select(company.c.id).where(
         company.c.account_id == account_id,
@@ -145,8 +151,12 @@ async def insert_company(
     session: AsyncSession, *, account_id: str, values: dict[str, Any], tags: Sequence[str]
 ) -> None:
     """Insert a company with its tags."""
-    await session.execute(sa.insert(company).values(account_id=account_id, tags=list(tags), **values))
-    await replace_tags(session, company_tag, "company_id", account_id=account_id, owner_id=values["id"], tags=tags)
+    await session.execute(
+        sa.insert(company).values(account_id=account_id, tags=list(tags), **values)
+    )
+    await replace_tags(
+        session, company_tag, "company_id", account_id=account_id, owner_id=values["id"], tags=tags
+    )
 
 
 async def update_company(
@@ -162,7 +172,12 @@ async def update_company(
     if tags is not None:
         values = {**values, "tags": list(tags)}
         await replace_tags(
-            session, company_tag, "company_id", account_id=account_id, owner_id=company_id, tags=tags
+            session,
+            company_tag,
+            "company_id",
+            account_id=account_id,
+            owner_id=company_id,
+            tags=tags,
         )
     await session.execute(
         sa.update(company)

@@ -10,15 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import Account, Company, Contact, ContactTag
+from db.models import Account, Company, Contact, ContactTag, table_of
 from db.queries.common import before_keyset, dialect_of, has_any_tag, newest_first, replace_tags
 from db.queries.search import substring_match
 from db.records import ContactRecord, Keyset, ListFilter
 
-contact: sa.Table = Contact.__table__  # type: ignore[assignment]
-company: sa.Table = Company.__table__  # type: ignore[assignment]
-contact_tag: sa.Table = ContactTag.__table__  # type: ignore[assignment]
-account: sa.Table = Account.__table__  # type: ignore[assignment]
+contact = table_of(Contact)
+company = table_of(Company)
+contact_tag = table_of(ContactTag)
+account = table_of(Account)
 
 _COLUMNS = (
     contact.c.id,
@@ -35,12 +35,13 @@ _COLUMNS = (
 )
 
 _FROM = contact.outerjoin(
-    company, sa.and_(company.c.id == contact.c.company_id, company.c.account_id == contact.c.account_id)
+    company,
+    sa.and_(company.c.id == contact.c.company_id, company.c.account_id == contact.c.account_id),
 )
 
 
 def _record(row: sa.Row[Any]) -> ContactRecord:
-    return ContactRecord(*row)
+    return ContactRecord(*row)  # type: ignore[call-arg]
 
 
 def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement[bool]]:
@@ -49,7 +50,9 @@ def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement
         contact.c.deleted_at.is_(None),
     ]
     if flt.search:
-        clauses.append(substring_match(dialect, contact, "contact_fts", ("name", "email"), flt.search))
+        clauses.append(
+            substring_match(dialect, contact, "contact_fts", ("name", "email"), flt.search)
+        )
     if flt.company_id is not None:
         clauses.append(contact.c.company_id == flt.company_id)
     if flt.tags:
@@ -62,7 +65,8 @@ def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement
 def _custom_field_equals(dialect: str, key: str, value: str) -> ColumnElement[bool]:
     field = contact.c.custom_fields[key]
     if dialect == "postgresql":
-        return field.astext == value
+        match: ColumnElement[bool] = field.astext == value
+        return match
     return sa.func.json_extract(contact.c.custom_fields, f'$."{key}"').cast(sa.String) == value
 
 
@@ -76,7 +80,9 @@ async def list_contacts(
     after: Keyset | None = None,
 ) -> list[ContactRecord]:
     """One page of contacts, newest first, with the company name joined in."""
-    stmt = sa.select(*_COLUMNS).select_from(_FROM).where(*_where(dialect_of(session), account_id, flt))
+    stmt = (
+        sa.select(*_COLUMNS).select_from(_FROM).where(*_where(dialect_of(session), account_id, flt))
+    )
     if after is not None:
         stmt = stmt.where(before_keyset(contact, after))
     stmt = stmt.order_by(*newest_first(contact)).limit(limit).offset(offset or None)
@@ -87,20 +93,30 @@ async def list_contacts(
 async def count_contacts(session: AsyncSession, *, account_id: str, flt: ListFilter) -> int:
     """How many contacts match ``flt``; the unfiltered total comes from the account's counter."""
     if not (flt.search or flt.tags or flt.company_id or flt.custom_fields):
-        value = await session.scalar(sa.select(account.c.contact_count).where(account.c.id == account_id))
+        value = await session.scalar(
+            sa.select(account.c.contact_count).where(account.c.id == account_id)
+        )
         return int(value or 0)
-    stmt = sa.select(sa.func.count()).select_from(contact).where(
-        *_where(dialect_of(session), account_id, flt)
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(contact)
+        .where(*_where(dialect_of(session), account_id, flt))
     )
     return int(await session.scalar(stmt) or 0)
 
 
-async def get_contact(session: AsyncSession, *, account_id: str, contact_id: str) -> ContactRecord | None:
+async def get_contact(
+    session: AsyncSession, *, account_id: str, contact_id: str
+) -> ContactRecord | None:
     """One live contact of the account, or None."""
-    stmt = sa.select(*_COLUMNS).select_from(_FROM).where(
-        contact.c.account_id == account_id,
-        contact.c.id == contact_id,
-        contact.c.deleted_at.is_(None),
+    stmt = (
+        sa.select(*_COLUMNS)
+        .select_from(_FROM)
+        .where(
+            contact.c.account_id == account_id,
+            contact.c.id == contact_id,
+            contact.c.deleted_at.is_(None),
+        )
     )
     row = (await session.execute(stmt)).first()
     return _record(row) if row else None
@@ -112,10 +128,14 @@ async def get_contacts_by_ids(
     """Live contacts by id, in one statement."""
     if not ids:
         return {}
-    stmt = sa.select(*_COLUMNS).select_from(_FROM).where(
-        contact.c.account_id == account_id,
-        contact.c.id.in_(list(ids)),
-        contact.c.deleted_at.is_(None),
+    stmt = (
+        sa.select(*_COLUMNS)
+        .select_from(_FROM)
+        .where(
+            contact.c.account_id == account_id,
+            contact.c.id.in_(list(ids)),
+            contact.c.deleted_at.is_(None),
+        )
     )
     return {r.id: _record(r) for r in (await session.execute(stmt)).all()}
 
@@ -135,9 +155,7 @@ async def lock_contact(session: AsyncSession, *, account_id: str, contact_id: st
     return int(value) if value is not None else None
 
 
-async def email_owner(
-    session: AsyncSession, *, account_id: str, email_norm: str
-) -> str | None:
+async def email_owner(session: AsyncSession, *, account_id: str, email_norm: str) -> str | None:
     """The id of the live contact that has this (normalised) email, if any."""
     stmt = sa.select(contact.c.id).where(
         contact.c.account_id == account_id,
@@ -151,8 +169,12 @@ async def insert_contact(
     session: AsyncSession, *, account_id: str, values: dict[str, Any], tags: Sequence[str]
 ) -> None:
     """Insert a contact with its tags and bump the account's counter."""
-    await session.execute(sa.insert(contact).values(account_id=account_id, tags=list(tags), **values))
-    await replace_tags(session, contact_tag, "contact_id", account_id=account_id, owner_id=values["id"], tags=tags)
+    await session.execute(
+        sa.insert(contact).values(account_id=account_id, tags=list(tags), **values)
+    )
+    await replace_tags(
+        session, contact_tag, "contact_id", account_id=account_id, owner_id=values["id"], tags=tags
+    )
     await _bump_count(session, account_id, 1)
 
 
@@ -169,7 +191,12 @@ async def update_contact(
     if tags is not None:
         values = {**values, "tags": list(tags)}
         await replace_tags(
-            session, contact_tag, "contact_id", account_id=account_id, owner_id=contact_id, tags=tags
+            session,
+            contact_tag,
+            "contact_id",
+            account_id=account_id,
+            owner_id=contact_id,
+            tags=tags,
         )
     await session.execute(
         sa.update(contact)

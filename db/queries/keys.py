@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Account, ApiKey
+from db.models import Account, ApiKey, table_of
 from db.records import ApiKeyRecord
 
-account: sa.Table = Account.__table__  # type: ignore[assignment]
-api_key: sa.Table = ApiKey.__table__  # type: ignore[assignment]
+account = table_of(Account)
+api_key = table_of(ApiKey)
 
 _KEY_COLUMNS = (
     api_key.c.id,
@@ -39,9 +39,13 @@ async def account_id_by_name(session: AsyncSession, *, name: str) -> str | None:
     return await session.scalar(sa.select(account.c.id).where(account.c.name == name))
 
 
-async def insert_account(session: AsyncSession, *, account_id: str, name: str, created_at: datetime) -> None:
+async def insert_account(
+    session: AsyncSession, *, account_id: str, name: str, created_at: datetime
+) -> None:
     """Create an account."""
-    await session.execute(sa.insert(account).values(id=account_id, name=name, created_at=created_at))
+    await session.execute(
+        sa.insert(account).values(id=account_id, name=name, created_at=created_at)
+    )
 
 
 async def insert_key(session: AsyncSession, *, values: dict[str, Any]) -> None:
@@ -60,9 +64,13 @@ async def keys_by_prefix(session: AsyncSession, *, prefix: str) -> list[tuple[Ap
     return [(_record(r), r.key_hash) for r in rows]
 
 
-async def list_keys(session: AsyncSession, *, account_name: str | None = None) -> list[ApiKeyRecord]:
+async def list_keys(
+    session: AsyncSession, *, account_name: str | None = None
+) -> list[ApiKeyRecord]:
     """Every key, optionally of one account, oldest first."""
-    stmt = sa.select(*_KEY_COLUMNS).select_from(api_key.join(account, account.c.id == api_key.c.account_id))
+    stmt = sa.select(*_KEY_COLUMNS).select_from(
+        api_key.join(account, account.c.id == api_key.c.account_id)
+    )
     if account_name is not None:
         stmt = stmt.where(account.c.name == account_name)
     stmt = stmt.order_by(api_key.c.created_at, api_key.c.id)
@@ -82,4 +90,6 @@ async def revoke_keys(session: AsyncSession, *, prefix: str, revoked_at: datetim
 
 async def touch_key(session: AsyncSession, *, key_id: str, used_at: datetime) -> None:
     """Record that a key was used."""
-    await session.execute(sa.update(api_key).where(api_key.c.id == key_id).values(last_used_at=used_at))
+    await session.execute(
+        sa.update(api_key).where(api_key.c.id == key_id).values(last_used_at=used_at)
+    )

@@ -25,7 +25,10 @@ async def contacts_of_companies(
         return {}
     rank = (
         sa.func.row_number()
-        .over(partition_by=contact.c.company_id, order_by=(contact.c.created_at.desc(), contact.c.id.desc()))
+        .over(
+            partition_by=contact.c.company_id,
+            order_by=(contact.c.created_at.desc(), contact.c.id.desc()),
+        )
         .label("rank")
     )
     inner = (
