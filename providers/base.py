@@ -93,9 +93,7 @@ def make_provider(
         email = _text(config, "email", errors)
         api_token = _text(config, "api_token", errors)
         if subdomain and not _SUBDOMAIN.match(subdomain):
-            errors.append(
-                FieldError("provider.subdomain", "must be a Zendesk subdomain like acme")
-            )
+            errors.append(FieldError("provider.subdomain", "must be a Zendesk subdomain like acme"))
         if errors:
             raise ValidationFailed(f"{errors[0].field}: {errors[0].message}", errors=errors)
         base_url = _base_url(config, f"https://{subdomain}.zendesk.com", allow)

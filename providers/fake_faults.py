@@ -89,6 +89,32 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
     )
 
 
+class FakeRateLimit:
+    """A per-minute request budget on the fake clock; over budget answers 429 + Retry-After."""
+
+    def __init__(self, per_minute: int | None = None) -> None:
+        self.per_minute = per_minute
+        self._window = -1
+        self.used = 0
+        self.rejected = 0
+
+    def take(self, now: int) -> int | None:
+        """Spend one request; return the Retry-After seconds when the budget is exhausted."""
+        window = now // 60
+        if window != self._window:
+            self._window, self.used = window, 0
+        self.used += 1
+        if self.per_minute is None or self.used <= self.per_minute:
+            return None
+        self.rejected += 1
+        return 60 - now % 60
+
+    def remaining(self) -> int:
+        """Requests left in the current window (a large number when unlimited)."""
+        limit = self.per_minute if self.per_minute is not None else 700
+        return max(0, limit - self.used)
+
+
 @dataclass(slots=True)
 class RequestLogEntry:
     """One API request the fake served."""
@@ -109,6 +135,7 @@ class FaultInjector:
         self.log: deque[RequestLogEntry] = deque(maxlen=log_size)
         self.mutator: Mutator | None = None
         self.errors: list[str] = []
+        self.rate_limit = FakeRateLimit()
 
     def add(self, fault: Fault) -> Fault:
         """Queue a fault (thread-safe; tests call this from their own thread)."""
@@ -119,9 +146,19 @@ class FaultInjector:
     def inject(self, kind: str, **options: Any) -> Fault:
         """Queue a fault built from keyword options, e.g. `inject("429", retry_after="2")`."""
         hook = options.pop("hook", None)
-        fault = fault_from_json({"kind": kind, **options})
+        fault = fault_from_json({"kind": kind, **self._absolute(options)})
         fault.hook = hook
         return self.add(fault)
+
+    def _absolute(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Turn a relative `after: k` into `on_request`: the k-th request from now."""
+        if "after" in options:
+            options = {**options, "on_request": self.requests + int(options.pop("after"))}
+        return options
+
+    def add_json(self, data: dict[str, Any]) -> Fault:
+        """Queue a fault described by JSON (`on_request` absolute, or `after` relative)."""
+        return self.add(fault_from_json(self._absolute(data)))
 
     def clear(self) -> None:
         """Drop every queued fault."""
@@ -210,6 +247,16 @@ class FakeProviderMiddleware:
             self.faults.run_mutation(mutation)
         if fault is not None and await self._apply(fault, scope, receive, send_dated):
             return
+        retry_after = self.faults.rate_limit.take(self.clock.now())
+        if retry_after is not None:
+            limited = Response(
+                "Rate limit exceeded",
+                429,
+                headers={"Retry-After": str(retry_after)},
+                media_type="text/plain",
+            )
+            await limited(scope, receive, send_dated)
+            return
         if not self.authorized(Request(scope)):
             await self.unauthorized()(scope, receive, send_dated)
             return
@@ -256,7 +303,7 @@ def admin_routes(faults: FaultInjector, clock: FakeClock) -> list[Route]:
         try:
             data = await json_body(request)
             items = data.get("faults", [data])
-            added = [faults.add(fault_from_json(item)).describe() for item in items]
+            added = [faults.add_json(item).describe() for item in items]
         except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
             return json_response({"error": str(exc)}, 400)
         return json_response({"added": added}, 201)
@@ -267,6 +314,12 @@ def admin_routes(faults: FaultInjector, clock: FakeClock) -> list[Route]:
     async def clear_faults(request: Request) -> Response:
         faults.clear()
         return Response(status_code=204)
+
+    async def set_rate_limit(request: Request) -> Response:
+        data = await json_body(request)
+        per_minute = data.get("per_minute")
+        faults.rate_limit.per_minute = None if per_minute is None else int(per_minute)
+        return json_response({"per_minute": faults.rate_limit.per_minute})
 
     async def get_clock(request: Request) -> Response:
         return json_response(clock.state())
@@ -291,12 +344,20 @@ def admin_routes(faults: FaultInjector, clock: FakeClock) -> list[Route]:
             {"n": e.number, "method": e.method, "path": e.path, "query": e.query}
             for e in list(faults.log)[-int(request.query_params.get("last", "200")) :]
         ]
-        return json_response({"requests": faults.requests, "log": recent, "errors": faults.errors})
+        return json_response(
+            {
+                "requests": faults.requests,
+                "rate_limited": faults.rate_limit.rejected,
+                "log": recent,
+                "errors": faults.errors,
+            }
+        )
 
     return [
         Route("/__faults", add_fault, methods=["POST"]),
         Route("/__faults", list_faults, methods=["GET"]),
         Route("/__faults", clear_faults, methods=["DELETE"]),
+        Route("/__ratelimit", set_rate_limit, methods=["POST"]),
         Route("/__clock", get_clock, methods=["GET"]),
         Route("/__clock", set_clock, methods=["POST"]),
         Route("/__stats", stats, methods=["GET"]),

@@ -608,9 +608,8 @@ def create_freshdesk_app(
         authorized=authorized,
         unauthorized=unauthorized,
         extra_headers=lambda: {
-            "X-Ratelimit-Total": "700",
-            "X-Ratelimit-Remaining": "699",
-            "X-Ratelimit-Used-CurrentRequest": "1",
+            "X-Ratelimit-Total": str(faults.rate_limit.per_minute or 700),
+            "X-Ratelimit-Remaining": str(faults.rate_limit.remaining()),
         },
     )
     app.state.store = store

@@ -60,10 +60,12 @@ def build_fake(
     companies: int | None = None,
     clock: FakeClock | None = None,
     empty_page_every: int = 4,
+    rate_limit_per_minute: int | None = None,
 ) -> FakeProvider:
     """Build a fake provider with `contacts` generated people (deterministic by `seed`)."""
     clock = clock or FakeClock()
     faults = FaultInjector()
+    faults.rate_limit.per_minute = rate_limit_per_minute
     if kind == "freshdesk":
         fd_store = FreshdeskStore(clock=clock)
         if contacts or companies:
@@ -94,6 +96,16 @@ def _config(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Con
     )
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bind a TCP socket with TCP_NODELAY (without it loopback requests stall ~40 ms)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
 class ThreadedServer:
     """Serve an ASGI app over real HTTP on a free loopback port from a background thread."""
 
@@ -102,9 +114,7 @@ class ThreadedServer:
     ) -> None:
         self.app = app
         self.host = host
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
+        self._sock = listening_socket(host, 0)
         self.port: int = self._sock.getsockname()[1]
         self._server = uvicorn.Server(_config(app, host, self.port, log_level))
         self._thread: threading.Thread | None = None
@@ -150,15 +160,26 @@ class ThreadedServer:
 
 
 def run_fake_provider(
-    kind: str, host: str = "127.0.0.1", port: int = 8081, contacts: int = 1000, seed: int = 1
+    kind: str,
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    contacts: int = 1000,
+    seed: int = 1,
+    *,
+    rate_limit_per_minute: int | None = None,
 ) -> None:
     """Serve a fake `kind` provider with `contacts` generated people until interrupted."""
-    fake = build_fake(kind, contacts, seed)
+    fake = build_fake(kind, contacts, seed, rate_limit_per_minute=rate_limit_per_minute)
     base = f"http://{host}:{port}"
     print(f"fake {kind} on {base} with {contacts} contacts (seed {seed})")
     print(f"provider settings: {fake.provider_config(base)}")
-    print("faults: POST /__faults  clock: POST /__clock  stats: GET /__stats")
-    uvicorn.Server(_config(fake.app, host, port, "info")).run()
+    print("admin: POST /__faults, /__clock, /__ratelimit; GET /__stats")
+    server = uvicorn.Server(_config(fake.app, host, port, "info"))
+    sock = listening_socket(host, port)
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        sock.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -169,8 +190,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute")
     args = parser.parse_args(argv)
-    run_fake_provider(args.kind, args.host, args.port, args.contacts, args.seed)
+    run_fake_provider(
+        args.kind,
+        args.host,
+        args.port,
+        args.contacts,
+        args.seed,
+        rate_limit_per_minute=args.rate_limit,
+    )
 
 
 if __name__ == "__main__":

@@ -480,7 +480,10 @@ def create_zendesk_app(
         clock=store.clock,
         authorized=authorized,
         unauthorized=unauthorized,
-        extra_headers=lambda: {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "699"},
+        extra_headers=lambda: {
+            "X-Rate-Limit": str(faults.rate_limit.per_minute or 700),
+            "X-Rate-Limit-Remaining": str(faults.rate_limit.remaining()),
+        },
     )
     app.state.store = store
     app.state.faults = faults

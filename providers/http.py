@@ -143,9 +143,7 @@ class ResilientFetcher:
             attempt += 1
             self.requests += 1
             try:
-                response = await self.client.get(
-                    url, params=params, timeout=self.policy.timeout
-                )
+                response = await self.client.get(url, params=params, timeout=self.policy.timeout)
             except _RETRYABLE_ERRORS as exc:
                 why = f"{type(exc).__name__} on GET {httpx.URL(url).path}"
                 await self._wait(self._backoff(attempt), attempt, why)

@@ -40,9 +40,7 @@ def _is_forbidden(address: str) -> bool:
     )
 
 
-def check_outbound_url(
-    url: str, allow_private: bool, *, resolver: Resolver | None = None
-) -> None:
+def check_outbound_url(url: str, allow_private: bool, *, resolver: Resolver | None = None) -> None:
     """Raise ValidationFailed(field="base_url") unless `url` is a safe outbound target."""
     try:
         parts = urlsplit(url)

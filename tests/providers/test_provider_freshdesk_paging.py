@@ -11,6 +11,7 @@ import pytest
 
 from providers.base import make_provider
 from providers.freshdesk import FreshdeskClient
+from providers.http import RetryPolicy
 from providers.records import ProviderContact, SkippedRecord
 from tests.providers.conftest import TEST_POLICY, RunningFake, VirtualSleep
 
@@ -148,3 +149,36 @@ async def test_updated_since_filters_and_insert_before_current_page_found_next_r
         found.extend(i.external_id for i in page if isinstance(i, ProviderContact))
     await second.aclose()
     assert found == [str(new_id)]
+
+
+@pytest.mark.asyncio
+async def test_10k_contacts_under_20_per_minute_in_virtual_time(
+    start_fake: Callable[..., RunningFake],
+) -> None:
+    fake = start_fake("freshdesk", contacts=10_000, seed=11, rate_limit_per_minute=20)
+    fake.clock.freeze(1_800_000_000)
+    waits: list[float] = []
+
+    async def advance_fake_clock(seconds: float) -> None:
+        waits.append(seconds)
+        fake.clock.advance(int(seconds))
+
+    policy = RetryPolicy(max_attempts=3, max_total_wait=3_600.0)
+    client = make_provider(fake.config(), policy=policy, sleep=advance_fake_clock)
+    assert isinstance(client, FreshdeskClient)
+    ids: list[str] = []
+    skipped = 0
+    async for page in client.iter_contact_records(None, include_deleted=True):
+        for item in page:
+            if isinstance(item, ProviderContact):
+                ids.append(item.external_id)
+            else:
+                skipped += 1
+    await client.aclose()
+    assert len(ids) == len(set(ids))
+    assert len(ids) + skipped == 10_000
+    served = len(fake.faults.paths("/api/v2/contacts")) - fake.faults.rate_limit.rejected
+    assert served >= 100
+    assert fake.faults.rate_limit.rejected == len(waits) > 0
+    assert sum(waits) >= 60 * (served // 20 - 1)
+    assert all(w <= 60 for w in waits)
