@@ -194,7 +194,7 @@ class FreshdeskStore:
                 company_id=data.get("company_id"),
                 tags=tuple(data.get("tags") or ()),
                 created_at=int(data.get("created_at", now)) if admin else now,
-                updated_at=int(data.get("updated_at", now)) if admin else now,
+                updated_at=self._admin_updated_at(data, raw, now) if admin else now,
                 state=str(data.get("state", "live")) if admin else "live",
                 job_title=data.get("job_title"),
                 raw=raw if isinstance(raw, dict) else None,
@@ -202,6 +202,16 @@ class FreshdeskStore:
             self.contacts[cid] = contact
             self._touch()
             return contact
+
+    @staticmethod
+    def _admin_updated_at(data: dict[str, Any], raw: Any, now: int) -> int:
+        if "updated_at" in data:
+            return int(data["updated_at"])
+        if isinstance(raw, dict) and isinstance(raw.get("updated_at"), str):
+            parsed = parse_iso(raw["updated_at"])
+            if parsed is not None:
+                return parsed
+        return now
 
     def get_contact(self, contact_id: int) -> FdContact:
         """Return a stored contact or raise a 404."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -42,6 +42,7 @@ class FreshdeskClient:
         *,
         default_region: str | None = None,
         rng: random.Random | None = None,
+        recheck_passes: int = 1,
     ) -> None:
         root = (base_url or f"https://{domain}").rstrip("/")
         if not root.endswith("/api/v2"):
@@ -58,6 +59,8 @@ class FreshdeskClient:
             self._client, provider="freshdesk", policy=policy, sleep=sleep, rng=rng
         )
         self.server_time_at_start: datetime | None = None
+        self.last_server_time: datetime | None = None
+        self.recheck_passes = recheck_passes
         self.contact_stats = ListingStats()
         self.company_stats = ListingStats()
 
@@ -77,8 +80,9 @@ class FreshdeskClient:
         visited: set[str] = set()
         while url is not None:
             response = await self.fetcher.get(url, params=query)
+            self.last_server_time = server_time(response)
             if self.server_time_at_start is None:
-                self.server_time_at_start = server_time(response)
+                self.server_time_at_start = self.last_server_time
             try:
                 body = response.json()
             except ValueError:
@@ -126,31 +130,71 @@ class FreshdeskClient:
     async def iter_contact_records(
         self, since: datetime | None = None, include_deleted: bool = True
     ) -> AsyncIterator[list[ContactItem]]:
-        """Yield mapped pages: live contacts, then `state=blocked`, then `state=deleted`."""
-        listings: list[tuple[str | None, bool, bool]] = [
-            (None, False, False),
-            ("blocked", False, True),
-        ]
+        """Yield mapped pages: live, `state=blocked`, `state=deleted`; re-list if rows shifted.
+
+        Pages are alphabetical, so a write during the listing (insert, rename, delete, block)
+        shifts later rows across page boundaries and can hide one. After the listings we ask
+        whether anything changed since the pass began; if so, the listings run again (up to
+        `recheck_passes` times). Repeated rows are the engine's no-op `skipped`.
+        """
+        states: list[str | None] = [None, "blocked"]
         if include_deleted:
-            listings.append(("deleted", True, False))
-        for state, deleted, blocked in listings:
-            recent = RecentIds()
-            async for raw_page in self.iter_contacts(since, state):
-                page: list[ContactItem] = []
-                ids: set[str] = set()
-                for raw in raw_page:
-                    item = map_freshdesk_contact(
-                        raw, deleted=deleted, blocked=blocked, default_region=self.default_region
-                    )
-                    if isinstance(item, ProviderContact):
-                        if item.external_id in ids or recent.seen(item.external_id):
-                            self.contact_stats.duplicates += 1
-                            continue
-                        ids.add(item.external_id)
-                    page.append(item)
-                recent.remember(ids)
-                self.contact_stats.count(page)
-                yield page
+            states.append("deleted")
+        passes = 0
+        while True:
+            pass_start: datetime | None = None
+            for state in states:
+                async for page in self._contact_listing(since, state):
+                    if pass_start is None:
+                        pass_start = self.last_server_time
+                    yield page
+            if passes >= self.recheck_passes or pass_start is None:
+                return
+            watched: list[str | None] = [None, "blocked", "deleted"]
+            if not await self._changed_since(pass_start - timedelta(seconds=1), watched):
+                return
+            passes += 1
+            self.contact_stats.repasses += 1
+
+    async def _contact_listing(
+        self, since: datetime | None, state: str | None
+    ) -> AsyncIterator[list[ContactItem]]:
+        deleted, blocked = state == "deleted", state == "blocked"
+        recent = RecentIds()
+        async for raw_page in self.iter_contacts(since, state):
+            page: list[ContactItem] = []
+            ids: set[str] = set()
+            for raw in raw_page:
+                item = map_freshdesk_contact(
+                    raw, deleted=deleted, blocked=blocked, default_region=self.default_region
+                )
+                if isinstance(item, ProviderContact):
+                    if item.external_id in ids or recent.seen(item.external_id):
+                        self.contact_stats.duplicates += 1
+                        continue
+                    ids.add(item.external_id)
+                page.append(item)
+            recent.remember(ids)
+            self.contact_stats.count(page)
+            yield page
+
+    async def _changed_since(self, moment: datetime, states: list[str | None]) -> bool:
+        """Return True when any contact listing has a row updated at or after `moment`."""
+        url = str(self.base.join("contacts"))
+        for state in states:
+            params: dict[str, str | int] = {"per_page": 1, "updated_since": _iso(moment)}
+            if state is not None:
+                params["state"] = state
+            response = await self.fetcher.get(url, params=params)
+            try:
+                body = response.json()
+            except ValueError:
+                raise ProviderError("freshdesk returned non-JSON for contacts") from None
+            if not isinstance(body, list):
+                raise ProviderError("freshdesk returned a non-list page for contacts")
+            if body:
+                return True
+        return False
 
     async def iter_company_records(
         self, since: datetime | None = None

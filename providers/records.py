@@ -53,6 +53,7 @@ class ListingStats:
     records: int = 0
     skipped: int = 0
     duplicates: int = 0
+    repasses: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
 
     def count(self, items: list[ContactItem] | list[CompanyItem]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -118,8 +118,16 @@ async def test_contact_records_flag_blocked_and_deleted(
     assert {q.get("state", [""])[0] for q in queries} == {"", "blocked", "deleted"}
 
 
+async def _live_ids(client: FreshdeskClient, since: datetime | None = None) -> list[str]:
+    ids: list[str] = []
+    async for page in client.iter_contact_records(since, include_deleted=False):
+        ids.extend(i.external_id for i in page if isinstance(i, ProviderContact) and not i.blocked)
+    await client.aclose()
+    return ids
+
+
 @pytest.mark.asyncio
-async def test_updated_since_filters_and_insert_before_current_page_found_next_run(
+async def test_insert_before_current_page_is_found_by_the_next_differential_run(
     start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
 ) -> None:
     fake = start_fake("freshdesk")
@@ -132,23 +140,43 @@ async def test_updated_since_filters_and_insert_before_current_page_found_next_r
         action={"op": "create", "record": {"name": "Aaron Aardvark", "email": "aaron@zoo.io"}},
     )
     client = _client(fake, vsleep)
-    first_run: list[str] = []
-    async for page in client.iter_contact_records(None, include_deleted=False):
-        first_run.extend(i.external_id for i in page if isinstance(i, ProviderContact))
-    await client.aclose()
-    new_id = max(fake.store.contacts)
-    assert str(new_id) not in first_run, "inserted before the current page: missed this run"
+    client.recheck_passes = 0
+    first_run = await _live_ids(client)
+    new_id = str(max(fake.store.contacts))
+    assert new_id not in first_run, "inserted before the current page: missed this run"
     assert len(first_run) == len(set(first_run)) == 350
     assert client.contact_stats.duplicates == 1
     start = client.server_time_at_start
     assert start is not None and int(start.timestamp()) == 1_800_000_600
 
-    second = _client(fake, vsleep)
-    found: list[str] = []
-    async for page in second.iter_contact_records(start - timedelta(minutes=5)):
-        found.extend(i.external_id for i in page if isinstance(i, ProviderContact))
-    await second.aclose()
-    assert found == [str(new_id)]
+    fake.clock.advance(60)
+    found = await _live_ids(_client(fake, vsleep), start - timedelta(minutes=5))
+    assert found == [new_id]
+
+
+@pytest.mark.asyncio
+async def test_delete_before_current_page_triggers_a_second_pass(
+    start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    """A row deleted mid-run shifts the next page back by one; the recheck pass finds it."""
+    fake = start_fake("freshdesk")
+    fake.clock.freeze(1_800_000_000)
+    _add_contacts(fake, 350, prefix="Member")
+    fake.clock.advance(600)
+    expected = {str(i) for i in fake.store.contacts} - {"5"}
+    fake.faults.inject("mutate", on_request=3, action={"op": "delete", "id": 5})
+
+    single = _client(fake, vsleep)
+    single.recheck_passes = 0
+    once = set(await _live_ids(single))
+    assert len(expected - once) == 1, "without a recheck one shifted row is lost"
+
+    fake.store.set_state(5, "live")
+    fake.faults.inject("mutate", after=3, action={"op": "delete", "id": 5})
+    client = _client(fake, vsleep)
+    ids = await _live_ids(client)
+    assert expected <= set(ids)
+    assert client.contact_stats.repasses == 1
 
 
 @pytest.mark.asyncio

@@ -19,9 +19,11 @@ from tests.providers.conftest import TEST_POLICY, RunningFake, VirtualSleep
 
 
 def _populate(fake: RunningFake, count: int) -> set[str]:
+    past = fake.clock.now() - 3_600
     for i in range(count):
         fake.store.create_contact(
-            {"name": f"Contact {i:04d}", "email": f"c{i}@acme-corp.io"}, admin=True
+            {"name": f"Contact {i:04d}", "email": f"c{i}@acme-corp.io", "updated_at": past},
+            admin=True,
         )
     return {str(cid) for cid in fake.store.contacts}
 
@@ -48,7 +50,7 @@ def _pages_requested(fake: RunningFake) -> list[str]:
     return [
         parse_qs(urlsplit(p).query).get("page", ["1"])[0]
         for p in fake.faults.paths("/api/v2/contacts")
-        if "state=" not in p
+        if "state=" not in p and "updated_since=" not in p
     ]
 
 

@@ -171,7 +171,9 @@ async def test_malformed_records_over_http_are_skipped_not_fatal(
 ) -> None:
     fake = start_fake("freshdesk")
     store = fake.store
-    store.create_contact({"name": "Good One", "email": "good@acme-corp.io"}, admin=True)
+    store.create_contact(
+        {"name": "Good One", "email": "good@acme-corp.io", "updated_at": 1_500_000_000}, admin=True
+    )
     store.create_contact(
         {"raw": {"name": "No Id", "updated_at": "2015-08-18T16:18:14Z"}}, admin=True
     )
@@ -180,7 +182,8 @@ async def test_malformed_records_over_http_are_skipped_not_fatal(
         admin=True,
     )
     store.create_contact(
-        {"raw": {"id": 901, "name": "Bad Time", "updated_at": "18/08/2015"}}, admin=True
+        {"raw": {"id": 901, "name": "Bad Time", "updated_at": "18/08/2015"}, "updated_at": 1},
+        admin=True,
     )
     store.create_contact(
         {
