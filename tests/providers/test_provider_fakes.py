@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from providers.fake_server import FRESHDESK_API_KEY, build_fake
-from tests.providers.conftest import RunningFake
+from providers.fake_testing import RunningFake
 
 
 def test_generating_100k_contacts_is_fast_and_deterministic() -> None:

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from providers.base import make_provider
+from providers.fake_testing import FAST_POLICY as TEST_POLICY
+from providers.fake_testing import RunningFake, VirtualSleep
 from providers.freshdesk import FreshdeskClient
 from providers.http import RetryPolicy
 from providers.records import ProviderContact
 from resolvers.errors import ProviderAuthError, ProviderError
-from tests.providers.conftest import TEST_POLICY, RunningFake, VirtualSleep
 
 
 def _populate(fake: RunningFake, count: int) -> set[str]:

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from providers.base import make_provider
+from providers.fake_testing import FAST_POLICY as TEST_POLICY
+from providers.fake_testing import RunningFake, VirtualSleep
 from providers.freshdesk import FreshdeskClient
 from providers.freshdesk_mapping import map_freshdesk_company, map_freshdesk_contact
 from providers.normalize import normalize_email, normalize_phone, parse_timestamp
 from providers.records import ProviderCompany, ProviderContact, SkippedRecord
 from providers.zendesk_mapping import map_zendesk_organization, map_zendesk_user
-from tests.providers.conftest import TEST_POLICY, RunningFake, VirtualSleep
 
 GOOD: dict[str, Any] = {
     "id": 42,

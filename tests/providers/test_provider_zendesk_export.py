@@ -11,10 +11,11 @@ import pytest
 
 from providers.base import make_provider
 from providers.fake_server import ZENDESK_EMAIL, ZENDESK_TOKEN
+from providers.fake_testing import FAST_POLICY as TEST_POLICY
+from providers.fake_testing import RunningFake, VirtualSleep
 from providers.records import ProviderCompany, ProviderContact, SkippedRecord
 from providers.zendesk import ZendeskClient
 from resolvers.errors import ProviderAuthError, ProviderError
-from tests.providers.conftest import TEST_POLICY, RunningFake, VirtualSleep
 
 NOW = 1_800_000_000
 
