@@ -31,6 +31,11 @@ class Provider(Protocol):
     contact_stats: ListingStats
     company_stats: ListingStats
 
+    @property
+    def next_since(self) -> datetime | None:
+        """Highest safe `since` for the next run (provider clock; subtract an overlap too)."""
+        ...
+
     def iter_contact_records(
         self, since: datetime | None = None, include_deleted: bool = True
     ) -> AsyncIterator[list[ContactItem]]:

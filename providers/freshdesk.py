@@ -64,6 +64,11 @@ class FreshdeskClient:
         self.contact_stats = ListingStats()
         self.company_stats = ListingStats()
 
+    @property
+    def next_since(self) -> datetime | None:
+        """Highest safe `since` for the next run: the provider's clock when this run began."""
+        return self.server_time_at_start
+
     async def aclose(self) -> None:
         """Close the underlying HTTP connection pool."""
         await self._client.aclose()

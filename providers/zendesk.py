@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -78,6 +78,13 @@ class ZendeskClient:
         self.after_cursor: str | None = None
         self.contact_stats = ListingStats()
         self.company_stats = ListingStats()
+
+    @property
+    def next_since(self) -> datetime | None:
+        """Highest safe `since` for the next run: run start minus the unexported last minute."""
+        if self.server_time_at_start is None:
+            return None
+        return self.server_time_at_start - timedelta(seconds=MIN_AGE_SECONDS)
 
     async def aclose(self) -> None:
         """Close the underlying HTTP connection pool."""

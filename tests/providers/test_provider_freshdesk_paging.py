@@ -149,6 +149,7 @@ async def test_insert_before_current_page_is_found_by_the_next_differential_run(
     assert client.contact_stats.duplicates == 1
     start = client.server_time_at_start
     assert start is not None and int(start.timestamp()) == 1_800_000_600
+    assert client.next_since == start
 
     fake.clock.advance(60)
     found = await _live_ids(_client(fake, vsleep), start - timedelta(minutes=5))

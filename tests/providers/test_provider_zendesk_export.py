@@ -73,6 +73,8 @@ async def test_cursor_resume_sees_only_later_changes(zd: RunningFake, vsleep: Vi
     first = [u["id"] async for p in client.iter_users(None) for u in p]
     cursor = client.after_cursor
     await client.aclose()
+    assert client.server_time_at_start == datetime.fromtimestamp(NOW, UTC)
+    assert client.next_since == datetime.fromtimestamp(NOW - 61, UTC)
     assert sorted(first) == list(range(1, 8))
     zd.store.update_user(3, {"name": "Renamed", "updated_at": NOW - 1_000})
     zd.store.create_user(_user(50, NOW - 900))
