@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from db.records import ListFilter
 from resolvers.errors import ValidationFailed
+from resolvers.validation import MAX_TAG_LENGTH
 
 MAX_SEARCH = 200
 MAX_FILTER_TAGS = 50
@@ -28,6 +29,8 @@ def list_filter(
     clean_tags = list(dict.fromkeys(t.strip() for t in (tags or []) if t.strip()))
     if len(clean_tags) > MAX_FILTER_TAGS:
         raise ValidationFailed(f"at most {MAX_FILTER_TAGS} tags in a filter", field="tags")
+    if any(len(t) > MAX_TAG_LENGTH for t in clean_tags):
+        raise ValidationFailed(f"a tag can have at most {MAX_TAG_LENGTH} characters", field="tags")
     for key in custom_field_filters or {}:
         if not CUSTOM_FIELD_KEY.match(key):
             raise ValidationFailed(
