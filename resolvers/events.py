@@ -1,0 +1,201 @@
+"""Domain events: written to the outbox in the transaction of the change they describe.
+
+``record_event`` is called by every use case that changes a contact or a company (and by the
+sync engine). The event row and one delivery row per matching webhook endpoint are inserted
+with the change, so a change without its event (or an event without its change) cannot be
+committed. Subscribers and the delivery worker learn about committed events from the outbox.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from db.ids import new_id
+from db.queries import events as q
+from db.queries import webhooks as wq
+from db.types import utcnow
+from resolvers.context import RequestContext
+from resolvers.errors import ValidationFailed
+
+CONTACT_EVENTS = ("contact.created", "contact.updated", "contact.deleted")
+COMPANY_EVENTS = ("company.created", "company.updated", "company.deleted", "company.restored")
+SYNC_EVENTS = ("sync.completed", "sync.failed")
+#: Every event type an endpoint can subscribe to (``ping`` is sent on request only).
+EVENT_TYPES: tuple[str, ...] = CONTACT_EVENTS + COMPANY_EVENTS + SYNC_EVENTS
+PING = "ping"
+
+_ENDPOINT_CACHE = "cg_webhook_endpoints"
+_LISTENING = "cg_events_listening"
+_WROTE = "cg_events_written"
+
+#: Callbacks run (in this process) after a transaction that recorded events commits.
+_commit_listeners: list[Callable[[], None]] = []
+
+
+def add_commit_listener(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after each commit that wrote events; returns a remover."""
+    _commit_listeners.append(callback)
+    return lambda: _commit_listeners.remove(callback) if callback in _commit_listeners else None
+
+
+def matches(patterns: Iterable[str], event_type: str) -> bool:
+    """Whether an event filter (``*``, ``contact.*``, ``company.deleted``) selects a type."""
+    return any(fnmatch.fnmatchcase(event_type, p) for p in patterns)
+
+
+def validate_filter(patterns: Iterable[str], *, field: str = "events") -> list[str]:
+    """Check an event filter; every pattern must select at least one known type."""
+    cleaned: list[str] = []
+    for raw in patterns:
+        pattern = raw.strip()
+        if not pattern or not any(fnmatch.fnmatchcase(t, pattern) for t in EVENT_TYPES):
+            known = ", ".join(EVENT_TYPES)
+            raise ValidationFailed(
+                f"unknown event type {raw!r}: use one of {known}, a wildcard such as"
+                " 'contact.*', or '*'",
+                field=field,
+            )
+        if pattern not in cleaned:
+            cleaned.append(pattern)
+    if not cleaned:
+        raise ValidationFailed("events must list at least one event type", field=field)
+    return cleaned
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields whose value differs, mapped to their PREVIOUS value (``updated_at`` aside)."""
+    return {
+        k: before.get(k)
+        for k in after
+        if k not in ("updated_at", "contact_count") and before.get(k) != after[k]
+    }
+
+
+async def record_event(
+    ctx_or_session: RequestContext | AsyncSession,
+    *,
+    account_id: str,
+    type: str,
+    obj_id: str,
+    version: int,
+    data: Mapping[str, Any],
+    changed_fields: Mapping[str, Any] | None = None,
+) -> str:
+    """Append an event to the outbox in the current write transaction; returns its id.
+
+    ``data`` is the object as the API returns it (for an erased contact: only its id).
+    The caller's transaction decides: if it rolls back (or the savepoint around it does),
+    the event and its deliveries disappear with the change.
+    """
+    if type not in EVENT_TYPES and type != PING:
+        raise ValueError(f"unknown event type {type}")
+    if isinstance(ctx_or_session, RequestContext):
+        session = await ctx_or_session.uow.writer()
+    else:
+        session = ctx_or_session
+    payload: dict[str, Any] = {"account": account_id, "version": version, "object": dict(data)}
+    if changed_fields is not None:
+        payload["changed_fields"] = dict(changed_fields)
+    await q.serialize_account_events(session, account_id=account_id)
+    event_id = new_id("evt")
+    now = utcnow()
+    seq = await q.insert_event(
+        session,
+        account_id=account_id,
+        event_id=event_id,
+        type=type,
+        object_id=obj_id,
+        version=version,
+        payload=payload,
+        created_at=now,
+    )
+    endpoints = await _endpoint_filters(session, account_id)
+    await wq.insert_deliveries(
+        session,
+        account_id=account_id,
+        rows=[
+            _delivery_row(endpoint_id, event_id, seq, type, now)
+            for endpoint_id, patterns in endpoints
+            if matches(patterns, type)
+        ],
+    )
+    _listen_for_commit(session)
+    return event_id
+
+
+async def record_ping(session: AsyncSession, *, account_id: str, endpoint_id: str) -> str:
+    """A ``ping`` event queued for one endpoint only; returns the delivery id."""
+    await q.serialize_account_events(session, account_id=account_id)
+    event_id = new_id("evt")
+    now = utcnow()
+    seq = await q.insert_event(
+        session,
+        account_id=account_id,
+        event_id=event_id,
+        type=PING,
+        object_id=endpoint_id,
+        version=0,
+        payload={"account": account_id, "version": 0, "object": {"endpoint_id": endpoint_id}},
+        created_at=now,
+    )
+    row = _delivery_row(endpoint_id, event_id, seq, PING, now)
+    await wq.insert_deliveries(session, account_id=account_id, rows=[row])
+    _listen_for_commit(session)
+    return str(row["id"])
+
+
+def forget_endpoints(session: AsyncSession) -> None:
+    """Drop the transaction's cached endpoint list (after an endpoint changed)."""
+    session.info.pop(_ENDPOINT_CACHE, None)
+
+
+def _delivery_row(endpoint_id: str, event_id: str, seq: int, type: str, now: Any) -> dict[str, Any]:
+    return {
+        "id": new_id("whd"),
+        "endpoint_id": endpoint_id,
+        "event_id": event_id,
+        "seq": seq,
+        "event_type": type,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def _endpoint_filters(session: AsyncSession, account_id: str) -> list[tuple[str, list[str]]]:
+    # Cached for the transaction: a sync recording thousands of events reads them once.
+    cache: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault(_ENDPOINT_CACHE, {})
+    if account_id not in cache:
+        cache[account_id] = await wq.enabled_endpoint_filters(session, account_id=account_id)
+    return cache[account_id]
+
+
+def _listen_for_commit(session: AsyncSession) -> None:
+    sync_session = session.sync_session
+    sync_session.info[_WROTE] = True
+    if sync_session.info.get(_LISTENING):
+        return
+    # Listeners stay for the session's life (removing one while it runs is not allowed).
+    sync_session.info[_LISTENING] = True
+    sa_event.listen(sync_session, "after_commit", _after_commit)
+    sa_event.listen(sync_session, "after_rollback", _after_rollback)
+
+
+def _after_commit(sync_session: Session) -> None:
+    sync_session.info.pop(_ENDPOINT_CACHE, None)
+    if not sync_session.info.pop(_WROTE, False):
+        return
+    for callback in list(_commit_listeners):
+        callback()
+
+
+def _after_rollback(sync_session: Session) -> None:
+    sync_session.info.pop(_ENDPOINT_CACHE, None)
+    sync_session.info.pop(_WROTE, None)
