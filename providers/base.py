@@ -83,7 +83,9 @@ def make_provider(
     kind = config.get("type")
     errors: list[FieldError] = []
     if kind == "freshdesk":
-        domain = _text(config, "domain", errors).lower()
+        domain = _text(config, "domain", errors).lower().rstrip(".")
+        if domain and "." not in domain:
+            domain += ".freshdesk.com"
         api_key = _text(config, "api_key", errors)
         if domain and not _HOSTNAME.match(domain):
             errors.append(

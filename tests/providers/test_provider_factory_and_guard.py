@@ -113,6 +113,10 @@ async def test_make_provider_builds_both_kinds() -> None:
     assert isinstance(fd, FreshdeskClient) and isinstance(zd, ZendeskClient)
     assert isinstance(fd, Provider) and isinstance(zd, Provider)
     assert str(fd.base) == "http://127.0.0.1:1/api/v2/"
+    bare = make_provider({"type": "freshdesk", "domain": "acme", "api_key": "k"})
+    assert isinstance(bare, FreshdeskClient)
+    assert str(bare.base) == "https://acme.freshdesk.com/api/v2/"
+    await bare.aclose()
     assert str(zd.base) == "http://127.0.0.1:2/api/v2/"
     await fd.aclose()
     await zd.aclose()
