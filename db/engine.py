@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from db.retry import note_error
+
 #: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
 WRITE_OPTION = "cg_write"
 #: Pass as ``session.connection(execution_options=WRITE_TRANSACTION)`` to begin a write.
@@ -28,16 +30,41 @@ def make_engine(
     busy_timeout_ms: int = 5_000,
     echo: bool = False,
 ) -> AsyncEngine:
-    """Create the async engine for ``url`` with the settings each dialect needs."""
+    """Create the async engine for ``url`` with the settings each dialect needs.
+
+    ``postgresql://`` and ``postgres://`` URLs get the asyncpg driver, ``sqlite://`` aiosqlite.
+    """
+    url = async_url(url)
     if is_sqlite(url):
-        return _sqlite_engine(url, busy_timeout_ms=busy_timeout_ms, echo=echo)
-    return _postgres_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        statement_timeout_ms=statement_timeout_ms,
-        echo=echo,
-    )
+        engine = _sqlite_engine(url, busy_timeout_ms=busy_timeout_ms, echo=echo)
+    else:
+        engine = _postgres_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            statement_timeout_ms=statement_timeout_ms,
+            echo=echo,
+        )
+    # Serialization failures and deadlocks mark the current attempt for a retry (db/retry.py).
+    sa.event.listen(engine.sync_engine, "handle_error", note_error)
+    return engine
+
+
+#: Synchronous drivers people paste, and the async driver each dialect runs on here.
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+
+
+def async_url(url: str) -> str:
+    """``url`` with the async driver this project uses (``postgresql://`` → asyncpg)."""
+    scheme, sep, rest = url.partition("://")
+    driver = _ASYNC_DRIVERS.get(scheme.lower())
+    return f"{driver}{sep}{rest}" if sep and driver else url
 
 
 def _sqlite_engine(url: str, *, busy_timeout_ms: int, echo: bool) -> AsyncEngine:

@@ -30,7 +30,24 @@ def is_lock_timeout(exc: OperationalError) -> bool:
     return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
 
 
+#: SQLSTATEs after which the whole transaction can simply be run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+#: SQLSTATEs of PostgreSQL giving up on time: statement_timeout (or a cancel), lock_timeout.
+TIMEOUT_SQLSTATES = frozenset({"57014", "55P03"})
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE of a DBAPI error (wrapped by SQLAlchemy or not), if it has one."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code) if code else None
+
+
 def is_retryable(exc: DBAPIError) -> bool:
     """A PostgreSQL serialization failure or deadlock: the transaction can be retried."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in {"40001", "40P01"}
+    return sqlstate_of(exc) in RETRYABLE_SQLSTATES
+
+
+def is_timeout(exc: DBAPIError) -> bool:
+    """PostgreSQL cancelled a statement (statement_timeout) or gave up waiting for a lock."""
+    return sqlstate_of(exc) in TIMEOUT_SQLSTATES

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db import retry
 from db.uow import UnitOfWork
 from resolvers.context import Principal, RequestContext
 from resolvers.errors import Unauthenticated
@@ -31,10 +32,14 @@ async def _unit_of_work(
     ctx = RequestContext(
         uow=uow, principal=principal, request_id=request_id_of(request), auth_error=auth_error
     )
+    # Process-wide services the app offers use cases (the blob store, upload limit).
+    ctx.extras.update(getattr(request.app.state, "request_extras", {}))
     request.state.ctx = ctx
     try:
         yield ctx
-        if ctx.extras.get("rollback"):
+        # A deadlock/serialization failure aborted the transaction (maybe inside a GraphQL
+        # savepoint): commit nothing; contacts_gateway.retry re-runs the whole request.
+        if ctx.extras.get("rollback") or retry.failed():
             await uow.rollback()
         else:
             await uow.commit()

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from db.errors import is_lock_timeout, is_retryable
+from db.errors import is_lock_timeout, is_retryable, is_timeout
 from resolvers.errors import (
     DomainError,
     FieldError,
@@ -73,7 +73,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_database_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DBAPIError)
         request_id = request_id_of(request)
-        if (isinstance(exc, OperationalError) and is_lock_timeout(exc)) or is_retryable(exc):
+        if (
+            (isinstance(exc, OperationalError) and is_lock_timeout(exc))
+            or is_retryable(exc)
+            or is_timeout(exc)
+        ):
             busy = Unavailable("the database is busy; retry shortly", headers={"Retry-After": "1"})
             return problem_response(busy, request_id)
         return await on_unexpected(request, exc)

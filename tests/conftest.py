@@ -58,6 +58,14 @@ class Database:
     async def fresh_url(self, tmp_path: Path) -> str:
         raise NotImplementedError
 
+    async def empty_url(self, tmp_path: Path) -> str:
+        """A brand-new database with no tables at all (migration and replica tests)."""
+        raise NotImplementedError
+
+    async def drop_empty(self, url: str) -> None:
+        """Remove a database :meth:`empty_url` made."""
+        return None
+
     async def finish(self) -> None:
         return None
 
@@ -80,6 +88,10 @@ class SQLiteDatabase(Database):
         shutil.copyfile(self.template, target)
         return f"sqlite+aiosqlite:///{target}"
 
+    async def empty_url(self, tmp_path: Path) -> str:
+        target = tmp_path / f"empty_{secrets.token_hex(4)}.db"
+        return f"sqlite+aiosqlite:///{target}"
+
 
 class PostgresDatabase(Database):
     dialect = "postgresql"
@@ -91,6 +103,7 @@ class PostgresDatabase(Database):
             sa.make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
         )
         self.tables: list[str] = []
+        self.extra: set[str] = set()
 
     async def prepare(self) -> None:
         admin = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT")
@@ -123,13 +136,36 @@ class PostgresDatabase(Database):
             await engine.dispose()
         return self.url
 
-    async def finish(self) -> None:
+    async def empty_url(self, tmp_path: Path) -> str:
+        # Named after the session's database, so every cg_test_* database is this run's.
+        name = f"{self.name}_e{secrets.token_hex(3)}"
         admin = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT")
         try:
             async with admin.connect() as conn:
-                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         finally:
             await admin.dispose()
+        self.extra.add(name)
+        return str(sa.make_url(self.url).set(database=name).render_as_string(hide_password=False))
+
+    async def drop_empty(self, url: str) -> None:
+        name = sa.make_url(url).database
+        assert name is not None and name.startswith(self.name)
+        await self._drop(name)
+        self.extra.discard(name)
+
+    async def _drop(self, name: str) -> None:
+        admin = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.dispose()
+
+    async def finish(self) -> None:
+        for name in sorted(self.extra):
+            await self._drop(name)
+        await self._drop(self.name)
 
 
 async def _postgres_reachable(url: str) -> bool:
@@ -171,6 +207,23 @@ def dialect(database: Database) -> str:
 async def database_url(database: Database, tmp_path: Path) -> str:
     """A fresh, migrated, empty database for this test."""
     return await database.fresh_url(tmp_path)
+
+
+@pytest.fixture
+async def empty_database(
+    database: Database, tmp_path: Path
+) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """``await empty_database()`` → the URL of a new database with no tables; dropped after."""
+    made: list[str] = []
+
+    async def make() -> str:
+        url = await database.empty_url(tmp_path)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        await database.drop_empty(url)
 
 
 @pytest.fixture
