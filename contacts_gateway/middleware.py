@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 
@@ -63,21 +64,40 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
+    """Refuses bodies over the limit with 413, by Content-Length or while streaming.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    JSON bodies get ``max_bytes``. A ``multipart/form-data`` request to one of
+    ``upload_paths`` (``*`` stands for one path segment) gets ``upload_max_bytes`` instead:
+    uploads are streamed to disk by their route, which enforces the exact per-file limit.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        upload_max_bytes: int | None = None,
+        upload_paths: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt_prefixes = exempt_prefixes
+        self.upload_max_bytes = upload_max_bytes if upload_max_bytes is not None else max_bytes
+        self.upload_paths = tuple(_path_pattern(p) for p in upload_paths)
+
+    def limit_for(self, scope: Scope) -> int:
+        """The body limit of this request."""
+        if is_upload(scope, self.upload_paths):
+            return self.upload_max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._exempt(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope)
         request_id = scope.get("state", {}).get("request_id", "-")
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(scope, receive, send, request_id)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, request_id, limit)
             return
         received = 0
         too_large = False
@@ -87,31 +107,55 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
-                    raise PayloadTooLarge(self._message())
+                    raise PayloadTooLarge(self._message(limit), field="body")
             return message
 
+        refused = False
+
+        async def guarded_send(message: Message) -> None:
+            # The framework may turn the failed body read into its own 400: answer 413 instead.
+            nonlocal refused
+            if too_large:
+                if not refused:
+                    refused = True
+                    await self._refuse(scope, receive, send, request_id, limit)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except PayloadTooLarge:
             if not too_large:
                 raise
-            await self._refuse(scope, receive, send, request_id)
+            if not refused:
+                await self._refuse(scope, receive, send, request_id, limit)
 
-    def _exempt(self, scope: Scope) -> bool:
-        path: str = scope.get("path", "")
-        return any(path.startswith(p) and path.endswith(s) for p, s in self.exempt_prefixes_pairs())
+    def _message(self, limit: int) -> str:
+        return f"the body is larger than {limit} bytes"
 
-    def exempt_prefixes_pairs(self) -> list[tuple[str, str]]:
-        return [
-            (p.split("*")[0], p.split("*")[1] if "*" in p else "") for p in self.exempt_prefixes
-        ]
-
-    def _message(self) -> str:
-        return f"the body is larger than {self.max_bytes} bytes"
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        response = problem_response(PayloadTooLarge(self._message()), request_id)
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, limit: int
+    ) -> None:
+        response = problem_response(PayloadTooLarge(self._message(limit), field="body"), request_id)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+def _path_pattern(pattern: str) -> re.Pattern[str]:
+    parts = [re.escape(part) for part in pattern.split("*")]
+    return re.compile("^" + "[^/]+".join(parts) + "$")
+
+
+def is_upload(scope: Scope, paths: tuple[re.Pattern[str], ...]) -> bool:
+    """A multipart/form-data request to one of the upload routes."""
+    if scope.get("method") != "POST" or not any(p.match(scope.get("path", "")) for p in paths):
+        return False
+    content_type = dict(scope["headers"]).get(b"content-type", b"")
+    return content_type.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+
+
+def upload_patterns(paths: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """Compile upload route patterns (``*`` is one path segment)."""
+    return tuple(_path_pattern(p) for p in paths)

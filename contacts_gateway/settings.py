@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         False, description="allow outbound calls to private/loopback hosts"
     )
     data_dir: Path = Field(Path("./data"), description="local blob store and other files")
+    blob_dir: Path | None = Field(None, description="attachment bytes (default: data_dir/blobs)")
+    max_upload_bytes: int = Field(
+        25 * 1024 * 1024, ge=1, description="largest attachment file (413 above)"
+    )
     demo_key: str | None = Field(None, description="API key pre-filled in GraphiQL (demo mode)")
     log_level: str = Field("INFO", description="logging level")
     log_json: bool | None = Field(None, description="JSON logs (default: when not a terminal)")

@@ -71,4 +71,5 @@ class ListFilter:
     tags: list[str] = field(default_factory=list)
     company_id: str | None = None
     include_deleted: bool = False
-    custom_fields: dict[str, str] = field(default_factory=dict)
+    #: key → value; typed (str, number, bool, [item]) by resolvers.custom_fields.typed_filter.
+    custom_fields: dict[str, Any] = field(default_factory=dict)

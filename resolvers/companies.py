@@ -36,6 +36,9 @@ async def list_companies(
 ) -> Page[CompanyRecord]:
     """A page of the account's companies, newest first."""
     account_id = ctx.require(CONTACTS_READ)
+    flt = await custom_fields.typed_filter(
+        ctx, account_id=account_id, applies_to="companies", flt=flt
+    )
     session = await ctx.uow.reader()
     rows = await q.list_companies(
         session,

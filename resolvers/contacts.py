@@ -10,7 +10,7 @@ from db.queries import companies as company_q
 from db.queries import contacts as q
 from db.records import ContactRecord, ListFilter
 from db.types import utcnow
-from resolvers import custom_fields
+from resolvers import attachments, custom_fields
 from resolvers.context import RequestContext
 from resolvers.errors import Conflict, NotFound, ValidationFailed
 from resolvers.integrity import unique_guard
@@ -24,6 +24,9 @@ async def list_contacts(
 ) -> Page[ContactRecord]:
     """A page of the account's contacts, newest first."""
     account_id = ctx.require(CONTACTS_READ)
+    flt = await custom_fields.typed_filter(
+        ctx, account_id=account_id, applies_to="contacts", flt=flt
+    )
     session = await ctx.uow.reader()
     rows = await q.list_contacts(
         session,
@@ -137,8 +140,14 @@ async def delete_contact(ctx: RequestContext, *, contact_id: str) -> str:
     """Erase a contact and everything of the person (tags, activity, attachments)."""
     account_id = ctx.require(CONTACTS_WRITE)
     session = await ctx.uow.writer()
+    # The timeline goes first (its rows name the files whose bytes must go too).
+    blob_keys = await attachments.erase_rows_of_contact(
+        ctx, account_id=account_id, contact_id=contact_id
+    )
     if not await q.delete_contact(session, account_id=account_id, contact_id=contact_id):
         raise NotFound(f"contact {contact_id} not found")
+    # Bytes last, once the row deletes are flushed (see attachments.erase_blobs on rollback).
+    await attachments.erase_blobs(ctx, blob_keys)
     return contact_id
 
 

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import companies, contacts
+from schema.activity import ActivityMutation
 from schema.context import context_of
 from schema.inputs import (
     CreateCompanyInput,
@@ -30,7 +31,7 @@ async def in_savepoint(info: Info, fn: Callable[[], Awaitable[R]]) -> R:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ActivityMutation):
     @strawberry.mutation
     async def create_contact(self, info: Info, input: CreateContactInput) -> Contact:
         ctx = context_of(info).ctx

@@ -9,6 +9,7 @@ from resolvers import companies, contacts
 from resolvers.errors import NotFound
 from resolvers.filters import list_filter
 from resolvers.pagination import PageRequest
+from schema.activity import ActivityQuery
 from schema.context import context_of
 from schema.types import (
     Company,
@@ -28,7 +29,7 @@ class CustomFieldFilter:
 
 
 @strawberry.type
-class Query:
+class Query(ActivityQuery):
     @strawberry.field(description="One contact by id, or null.")
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
         try:

@@ -28,6 +28,9 @@ def graphql_router(schema: strawberry.Schema, *, ide: bool) -> GraphQLRouter[Any
         graphql_ide="graphiql" if ide else None,
         context_getter=get_context,
         allow_queries_via_get=False,
+        # File uploads (GraphQL multipart request spec). Not a CSRF risk here: every call
+        # needs the X-API-Key header, which a cross-site form cannot send.
+        multipart_uploads_enabled=True,
     )
 
 

@@ -9,6 +9,12 @@ from strawberry.types import Info
 
 from db.records import CompanyRecord, ContactRecord
 from resolvers.pagination import Page, PageRequest, cursor_of
+from schema.activity import (
+    ActivityConnection,
+    Attachment,
+    contact_activity,
+    contact_attachments,
+)
 from schema.context import context_of
 from schema.scalars import JSON, DateTime
 
@@ -52,6 +58,16 @@ class Contact:
         if self.company_id is None:
             return None
         return await context_of(info).loaders.company.load(self.company_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Conversations, tickets and calls, newest first (batched).")
+    async def activity(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> ActivityConnection:
+        return await contact_activity(info, self.id, first, after)
+
+    @strawberry.field(description="Every file attached to the contact, newest first (batched).")
+    async def attachments(self, info: Info) -> list[Attachment]:
+        return await contact_attachments(info, self.id)
 
 
 @strawberry.type(description="An organisation that groups contacts.")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
+import db.models_activity  # noqa: F401
 from db.migrate import include_object
 
 config = context.config

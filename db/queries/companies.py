@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Company, CompanyTag, Contact, table_of
 from db.queries.common import before_keyset, dialect_of, has_any_tag, newest_first, replace_tags
+from db.queries.custom_fields import custom_field_matches
 from db.queries.search import substring_match
 from db.records import CompanyRecord, Keyset, ListFilter
 
@@ -47,12 +48,8 @@ def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement
     if flt.tags:
         clauses.append(has_any_tag(company_tag, "company_id", company.c.id, account_id, flt.tags))
     for key, value in flt.custom_fields.items():
-        if dialect == "postgresql":
-            clauses.append(company.c.custom_fields[key].astext == value)
-        else:
-            clauses.append(
-                sa.func.json_extract(company.c.custom_fields, f'$."{key}"').cast(sa.String) == value
-            )
+        # ``value`` was typed against the key's definition by the domain layer.
+        clauses.append(custom_field_matches(dialect, company.c.custom_fields, key, value))
     return clauses
 
 

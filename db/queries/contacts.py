@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import Account, Company, Contact, ContactTag, table_of
 from db.queries.common import before_keyset, dialect_of, has_any_tag, newest_first, replace_tags
+from db.queries.custom_fields import custom_field_matches
 from db.queries.search import substring_match
 from db.records import ContactRecord, Keyset, ListFilter
 
@@ -62,12 +63,9 @@ def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement
     return clauses
 
 
-def _custom_field_equals(dialect: str, key: str, value: str) -> ColumnElement[bool]:
-    field = contact.c.custom_fields[key]
-    if dialect == "postgresql":
-        match: ColumnElement[bool] = field.astext == value
-        return match
-    return sa.func.json_extract(contact.c.custom_fields, f'$."{key}"').cast(sa.String) == value
+def _custom_field_equals(dialect: str, key: str, value: Any) -> ColumnElement[bool]:
+    # ``value`` was typed against the key's definition by the domain layer.
+    return custom_field_matches(dialect, contact.c.custom_fields, key, value)
 
 
 async def list_contacts(
