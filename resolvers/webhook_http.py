@@ -166,4 +166,8 @@ async def post_pinned(
         # TLS is negotiated (SNI) and verified for the name, not the pinned address.
         extensions={"sni_hostname": host} if scheme == "https" else {},
     )
-    return await client.send(request, follow_redirects=False)
+    # Only the status and headers matter: the body is never read (a receiver cannot make
+    # us buffer an arbitrarily large answer).
+    response = await client.send(request, follow_redirects=False, stream=True)
+    await response.aclose()
+    return response
