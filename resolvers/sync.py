@@ -414,6 +414,7 @@ class _Run:
         self.seen_companies: set[str] = set()
         self.pages = 0
         self.records = 0
+        self.repassing = False
         self.provider: Provider | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -473,6 +474,9 @@ class _Run:
 
     def _details(self) -> dict[str, Any]:
         stats: dict[str, Any] = {"pages": self.pages, "records": self.records}
+        contact_stats = getattr(self.provider, "contact_stats", None)
+        if contact_stats is not None:
+            stats["repasses"] = getattr(contact_stats, "repasses", 0)
         fetcher = getattr(self.provider, "fetcher", None)
         if fetcher is not None:
             stats.update(
@@ -555,10 +559,17 @@ class _Run:
         buffer: list[ProviderContact] = []
         async for page in provider.iter_contact_records(self._since("contacts")):
             self.pages += 1
+            # A Freshdesk re-check pass lists rows again: their skips were counted already.
+            repassing = getattr(provider.contact_stats, "repasses", 0) > 0
+            if repassing != self.repassing and buffer:
+                await self._contact_batch(buffer)
+                buffer = []
+            self.repassing = repassing
             for item in page:
                 self.records += 1
                 if isinstance(item, SkippedRecord):
-                    self._skip(f"malformed: {item.reason}")
+                    if not self.repassing:
+                        self._skip(f"malformed: {item.reason}")
                     if item.external_id is not None:
                         self.seen.add(item.external_id)
                     continue
@@ -629,8 +640,9 @@ class _Run:
             return
         self.created += tally.created
         self.updated += tally.updated
-        for reason, count in tally.reasons.items():
-            self._skip(reason, count)
+        if not self.repassing:
+            for reason, count in tally.reasons.items():
+                self._skip(reason, count)
         self.pending_deletes.update(tally.deletes)
 
     async def _apply_contacts(self, session: AsyncSession, items: list[ProviderContact]) -> _Tally:

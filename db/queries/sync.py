@@ -446,8 +446,10 @@ async def update_contacts(
         sa.update(contact)
         .where(contact.c.account_id == account_id, contact.c.id == sa.bindparam("b_id"))
         .values(
-            {**{f: sa.bindparam(f"b_{f}") for f in _CONTACT_SYNC_FIELDS}},
-            version=contact.c.version + 1,
+            {
+                **{f: sa.bindparam(f"b_{f}") for f in _CONTACT_SYNC_FIELDS},
+                "version": contact.c.version + 1,
+            }
         )
     )
     params = [

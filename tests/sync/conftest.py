@@ -58,9 +58,7 @@ def start_fake() -> Iterator[Callable[..., RunningFake]]:
 
 async def configure(api: Api, fake: RunningFake, **extra: Any) -> dict[str, Any]:
     """Point the account's sync settings at ``fake``."""
-    response = await api.put(
-        "/api/v1/contacts/settings", json={"provider": fake.config(), **extra}
-    )
+    response = await api.put("/api/v1/contacts/settings", json={"provider": fake.config(), **extra})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
