@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_gateway import __version__
@@ -21,11 +23,14 @@ from contacts_gateway.middleware import (
     is_upload,
     upload_patterns,
 )
+from contacts_gateway.pubsub import EventHub
 from contacts_gateway.ratelimit import Policy, make_limiter
 from contacts_gateway.retry import RetryTransactions
 from contacts_gateway.scheduler import SyncScheduler, sync_options_from
 from contacts_gateway.settings import Settings, get_settings
+from contacts_gateway.worker import DeliveryWorker
 from db.engine import make_engine
+from db.retry import RetryPolicy
 from resolvers.blobstore import LocalBlobStore
 from rest_compat import activity as activity_routes
 from rest_compat import attachments as attachment_routes
@@ -34,9 +39,10 @@ from rest_compat import contacts as contacts_routes
 from rest_compat import custom_fields as custom_field_routes
 from rest_compat import health
 from rest_compat import sync as sync_routes
+from rest_compat import webhooks as webhook_routes
 from rest_compat.errors import install_error_handlers
 from schema import build_schema
-from schema.router import graphql_router
+from schema.router import IdeOptions, graphql_router
 
 DESCRIPTION = """
 Contacts and companies for a customer-support helpdesk.
@@ -47,6 +53,8 @@ Contacts and companies for a customer-support helpdesk.
 Authenticate with an API key in the `X-API-Key` header. Errors are RFC 9457 problem details.
 """
 
+
+GRAPHIQL_ASSETS = Path(__file__).with_name("static") / "graphiql"
 
 #: Routes that take multipart file uploads (their own body limit; never replayed).
 UPLOAD_PATHS = ("/api/v2/contacts/*/attachments", "/graphql")
@@ -82,9 +90,18 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
                 engine, app.state.sync_options, poll_seconds=settings.scheduler_poll_seconds
             )
             scheduler.start()
+        hub: EventHub = app.state.event_hub
+        await hub.start()
+        worker = None
+        if settings.webhook_worker_enabled:
+            worker = DeliveryWorker(engine, settings, hub=hub)
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
+            await hub.stop()
             if scheduler is not None:
                 await scheduler.stop()
             purger.cancel()
@@ -102,6 +119,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.state.settings = settings
     app.state.limiter = make_limiter(settings.redis_url)
     app.state.sync_options = sync_options_from(settings)
+    app.state.event_hub = EventHub(
+        engine, poll_seconds=settings.events_poll_seconds, redis_url=settings.redis_url
+    )
     app.state.request_extras = {
         "blob_store": LocalBlobStore(settings.blob_dir or settings.data_dir / "blobs"),
         "max_upload_bytes": settings.max_upload_bytes,
@@ -115,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(attachment_routes.router)
     app.include_router(custom_field_routes.router)
     app.include_router(sync_routes.router)
+    app.include_router(webhook_routes.router)
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
@@ -123,9 +144,12 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         max_cost=settings.graphql_max_cost,
         field_suggestions=not settings.production,
     )
+    ide = settings.graphql_ide and not settings.production
     app.include_router(
-        graphql_router(schema, ide=settings.graphql_ide and not settings.production)
+        graphql_router(schema, ide=ide, ide_options=IdeOptions(demo_key=settings.demo_key))
     )
+    if ide:  # GraphiQL's JS/CSS, vendored: the IDE works offline (see static/graphiql/NOTICE.md)
+        app.mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS), name="graphiql")
 
     app.add_middleware(
         BodyLimitMiddleware,
@@ -135,7 +159,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         upload_paths=UPLOAD_PATHS,
     )
     app.add_middleware(  # uploads stream through once: their bodies are not recorded
-        RetryTransactions, no_replay=lambda scope: is_upload(scope, _UPLOADS)
+        RetryTransactions,
+        policy=RetryPolicy(attempts=settings.db_retry_attempts),
+        no_replay=lambda scope: is_upload(scope, _UPLOADS),
     )  # re-runs requests PostgreSQL aborted (40001/40P01)
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
     if settings.rate_limit_enabled:

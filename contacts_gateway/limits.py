@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 
@@ -117,7 +118,12 @@ class RateLimitMiddleware:
 
 
 class TimeoutMiddleware:
-    """Cancels a request whose response has not started after ``seconds``: 503 problem+json."""
+    """Answers 503 when a request has not started its response after ``seconds``.
+
+    The request runs in its own task: at the deadline the client gets its 503 at once, then
+    the task is cancelled and its unit of work rolls back (which may itself wait, e.g. for
+    an SQLite statement stuck in the busy handler) while nobody waits for it.
+    """
 
     def __init__(self, app: ASGIApp, *, seconds: float) -> None:
         self.app = app
@@ -127,36 +133,46 @@ class TimeoutMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-        deadline = asyncio.timeout(self.seconds)
+        started = asyncio.Event()
+        timed_out = False
 
-        async def send_started(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start" and not started:
-                started = True
-                deadline.reschedule(None)  # the response is on its way: no deadline now
+        async def guarded_send(message: Message) -> None:
+            if timed_out:
+                return  # the client already has its 503
+            if message["type"] == "http.response.start":
+                started.set()
             await send(message)
 
+        task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        waiter = asyncio.ensure_future(started.wait())
         try:
-            async with deadline:
-                await self.app(scope, receive, send_started)
-        except TimeoutError:
-            if started:
-                raise
-            request_id = str(scope.get("state", {}).get("request_id", "-"))
-            log.warning(
-                "request cancelled after %.1f s: %s %s (request_id=%s)",
-                self.seconds,
-                scope.get("method"),
-                scope.get("path"),
-                request_id,
-            )
-            error = Unavailable(
-                f"the request took longer than {self.seconds:g} s and was cancelled "
-                "(nothing was changed); retry shortly",
-                headers={"Retry-After": "1"},
-            )
-            await problem_response(error, request_id)(scope, receive, send)
+            await asyncio.wait({task, waiter}, timeout=self.seconds, return_when="FIRST_COMPLETED")
+        except BaseException:
+            task.cancel()
+            waiter.cancel()
+            raise
+        waiter.cancel()
+        if task.done() or started.is_set():
+            await task  # finished or streaming its response: no deadline now
+            return
+        timed_out = True
+        request_id = str(scope.get("state", {}).get("request_id", "-"))
+        log.warning(
+            "request cancelled after %.1f s: %s %s (request_id=%s)",
+            self.seconds,
+            scope.get("method"),
+            scope.get("path"),
+            request_id,
+        )
+        error = Unavailable(
+            f"the request was cancelled after {self.seconds:g} s; its transaction is rolled "
+            "back. Retry shortly (repeat a write with the same Idempotency-Key)",
+            headers={"Retry-After": "1"},
+        )
+        await problem_response(error, request_id)(scope, receive, send)
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 async def purge_idempotency_forever(engine: AsyncEngine, every_seconds: float) -> None:

@@ -15,8 +15,11 @@ from db.types import utcnow
 from resolvers import custom_fields
 from resolvers.context import RequestContext
 from resolvers.errors import Conflict, NotFound
+from resolvers.events import changed_fields, record_event
 from resolvers.integrity import unique_guard
 from resolvers.pagination import Page, PageRequest, page_of
+from resolvers.preconditions import require_version
+from resolvers.representations import company_json
 from resolvers.scopes import CONTACTS_READ, CONTACTS_WRITE
 from resolvers.validation import CompanyCreate, CompanyUpdate, parse, provided
 
@@ -96,18 +99,25 @@ async def create_company(
             },
             tags=body.tags or [],
         )
-    return await _load(session, account_id, company_id)
+    created = await _load(session, account_id, company_id)
+    await _event(ctx, account_id, "company.created", created)
+    return created
 
 
 async def update_company(
-    ctx: RequestContext, *, company_id: str, data: CompanyUpdate | Mapping[str, Any]
+    ctx: RequestContext,
+    *,
+    company_id: str,
+    data: CompanyUpdate | Mapping[str, Any],
+    expected_version: int | None = None,
 ) -> CompanyRecord:
-    """Apply a partial update; a deleted company cannot be changed (409)."""
+    """Apply a partial update; a deleted company cannot be changed (409), a stale version 412."""
     account_id = ctx.require(CONTACTS_WRITE)
     body = parse(CompanyUpdate, data)
     changes = provided(body)
     session = await ctx.uow.writer()
     current = await _load(session, account_id, company_id, for_update=True)
+    require_version("company", company_id, current.version, expected_version)
     if current.deleted_at is not None:
         raise Conflict(f"company {company_id} is deleted; restore it before changing it")
     values: dict[str, Any] = {}
@@ -134,14 +144,25 @@ async def update_company(
             tags=tags,
             updated_at=utcnow(),
         )
-    return await _load(session, account_id, company_id)
+    updated = await _load(session, account_id, company_id)
+    await _event(
+        ctx,
+        account_id,
+        "company.updated",
+        updated,
+        changes=changed_fields(company_json(current), company_json(updated)),
+    )
+    return updated
 
 
-async def delete_company(ctx: RequestContext, *, company_id: str) -> CompanyRecord:
+async def delete_company(
+    ctx: RequestContext, *, company_id: str, expected_version: int | None = None
+) -> CompanyRecord:
     """Soft-delete: the company leaves lists but keeps its contacts and stays readable."""
     account_id = ctx.require(CONTACTS_WRITE)
     session = await ctx.uow.writer()
     current = await _load(session, account_id, company_id, for_update=True)
+    require_version("company", company_id, current.version, expected_version)
     if current.deleted_at is None:
         now = utcnow()
         await q.update_company(
@@ -152,7 +173,10 @@ async def delete_company(ctx: RequestContext, *, company_id: str) -> CompanyReco
             tags=None,
             updated_at=now,
         )
-    return await _load(session, account_id, company_id)
+        deleted = await _load(session, account_id, company_id)
+        await _event(ctx, account_id, "company.deleted", deleted)
+        return deleted
+    return current
 
 
 async def restore_company(ctx: RequestContext, *, company_id: str) -> CompanyRecord:
@@ -171,7 +195,29 @@ async def restore_company(ctx: RequestContext, *, company_id: str) -> CompanyRec
                 tags=None,
                 updated_at=utcnow(),
             )
-    return await _load(session, account_id, company_id)
+        restored = await _load(session, account_id, company_id)
+        await _event(ctx, account_id, "company.restored", restored)
+        return restored
+    return current
+
+
+async def _event(
+    ctx: RequestContext,
+    account_id: str,
+    type: str,
+    record: CompanyRecord,
+    *,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    await record_event(
+        ctx,
+        account_id=account_id,
+        type=type,
+        obj_id=record.id,
+        version=record.version,
+        data=company_json(record),
+        changed_fields=changes,
+    )
 
 
 async def _load(

@@ -13,8 +13,11 @@ from db.types import utcnow
 from resolvers import attachments, custom_fields
 from resolvers.context import RequestContext
 from resolvers.errors import Conflict, NotFound, ValidationFailed
+from resolvers.events import changed_fields, record_event
 from resolvers.integrity import unique_guard
 from resolvers.pagination import Page, PageRequest, page_of
+from resolvers.preconditions import require_version
+from resolvers.representations import contact_json
 from resolvers.scopes import CONTACTS_READ, CONTACTS_WRITE
 from resolvers.validation import ContactCreate, ContactUpdate, email_key, parse, provided
 
@@ -85,19 +88,35 @@ async def create_contact(
         )
     created = await q.get_contact(session, account_id=account_id, contact_id=contact_id)
     assert created is not None
+    await record_event(
+        ctx,
+        account_id=account_id,
+        type="contact.created",
+        obj_id=created.id,
+        version=created.version,
+        data=contact_json(created),
+    )
     return created
 
 
 async def update_contact(
-    ctx: RequestContext, *, contact_id: str, data: ContactUpdate | Mapping[str, Any]
+    ctx: RequestContext,
+    *,
+    contact_id: str,
+    data: ContactUpdate | Mapping[str, Any],
+    expected_version: int | None = None,
 ) -> ContactRecord:
-    """Apply a partial update; only the fields sent change."""
+    """Apply a partial update; only the fields sent change (412 if ``expected_version`` is stale)."""
     account_id = ctx.require(CONTACTS_WRITE)
     body = parse(ContactUpdate, data)
     changes = provided(body)
     session = await ctx.uow.writer()
-    if await q.lock_contact(session, account_id=account_id, contact_id=contact_id) is None:
+    version = await q.lock_contact(session, account_id=account_id, contact_id=contact_id)
+    if version is None:
         raise NotFound(f"contact {contact_id} not found")
+    require_version("contact", contact_id, version, expected_version)
+    current = await q.get_contact(session, account_id=account_id, contact_id=contact_id)
+    assert current is not None
     values: dict[str, Any] = {}
     if "name" in changes:
         values["name"] = body.name
@@ -112,8 +131,6 @@ async def update_contact(
             ctx, account_id, body.email, exclude_id=contact_id
         )
     if "custom_fields" in changes:
-        current = await q.get_contact(session, account_id=account_id, contact_id=contact_id)
-        assert current is not None
         values["custom_fields"] = await custom_fields.validate_values(
             ctx,
             account_id=account_id,
@@ -133,19 +150,47 @@ async def update_contact(
         )
     updated = await q.get_contact(session, account_id=account_id, contact_id=contact_id)
     assert updated is not None
+    after = contact_json(updated)
+    await record_event(
+        ctx,
+        account_id=account_id,
+        type="contact.updated",
+        obj_id=contact_id,
+        version=updated.version,
+        data=after,
+        changed_fields=changed_fields(contact_json(current), after),
+    )
     return updated
 
 
-async def delete_contact(ctx: RequestContext, *, contact_id: str) -> str:
+async def delete_contact(
+    ctx: RequestContext, *, contact_id: str, expected_version: int | None = None
+) -> str:
     """Erase a contact and everything of the person (tags, activity, attachments)."""
     account_id = ctx.require(CONTACTS_WRITE)
     session = await ctx.uow.writer()
+    version = await q.lock_contact(session, account_id=account_id, contact_id=contact_id)
+    if version is not None:
+        require_version("contact", contact_id, version, expected_version)
     # The timeline goes first (its rows name the files whose bytes must go too).
-    blob_keys = await attachments.erase_rows_of_contact(
-        ctx, account_id=account_id, contact_id=contact_id
+    blob_keys = (
+        await attachments.erase_rows_of_contact(ctx, account_id=account_id, contact_id=contact_id)
+        if version is not None
+        else []
     )
-    if not await q.delete_contact(session, account_id=account_id, contact_id=contact_id):
+    if version is None or not await q.delete_contact(
+        session, account_id=account_id, contact_id=contact_id
+    ):
         raise NotFound(f"contact {contact_id} not found")
+    # Nothing of an erased person travels beyond the id.
+    await record_event(
+        ctx,
+        account_id=account_id,
+        type="contact.deleted",
+        obj_id=contact_id,
+        version=version + 1,
+        data={"id": contact_id},
+    )
     # Bytes last, once the row deletes are flushed (see attachments.erase_blobs on rollback).
     await attachments.erase_blobs(ctx, blob_keys)
     return contact_id

@@ -90,13 +90,14 @@ def fingerprint(method: str, path: str, body: bytes | str | Mapping[str, Any] | 
     return digest.hexdigest()
 
 
+def _in_progress(field: str) -> Conflict:
+    return Conflict(f"a request with this {field} is still in progress; retry later", field=field)
+
+
 @asynccontextmanager
-async def _claimed(token: tuple[str, str, str]) -> AsyncIterator[None]:
+async def _claimed(token: tuple[str, str, str], field: str) -> AsyncIterator[None]:
     if token in _in_flight:
-        raise Conflict(
-            "a request with this Idempotency-Key is still in progress; retry later",
-            field="Idempotency-Key",
-        )
+        raise _in_progress(field)
     _in_flight.add(token)
     try:
         yield
@@ -110,6 +111,7 @@ async def run_once(
     key: str,
     fingerprint: str,
     effect: Callable[[], Awaitable[StoredResponse]],
+    field: str = "Idempotency-Key",
 ) -> tuple[StoredResponse, bool]:
     """Run ``effect`` once per key; returns (response, replayed).
 
@@ -120,20 +122,17 @@ async def run_once(
     if principal is None:
         raise ctx.auth_error or Unauthenticated("a valid API key is required")
     account_id, key_id = principal.account_id, principal.key_id
-    async with _claimed((account_id, key_id, key)):
+    async with _claimed((account_id, key_id, key), field):
         session = await ctx.uow.writer()
         if not await q.try_lock(session, account_id=account_id, key_id=key_id, idempotency_key=key):
-            raise Conflict(
-                "a request with this Idempotency-Key is still in progress; retry later",
-                field="Idempotency-Key",
-            )
+            raise _in_progress(field)
         now = utcnow()
         found = await q.get(session, account_id=account_id, key_id=key_id, idempotency_key=key)
         if found is not None and found.expires_at <= now:
             await q.delete(session, account_id=account_id, key_id=key_id, idempotency_key=key)
             found = None
         if found is not None:
-            return _replay(found, fingerprint), True
+            return _replay(found, fingerprint, field), True
         try:
             async with session.begin_nested():
                 await q.insert_in_progress(
@@ -150,7 +149,7 @@ async def run_once(
             found = await q.get(session, account_id=account_id, key_id=key_id, idempotency_key=key)
             if found is None:
                 raise
-            return _replay(found, fingerprint), True
+            return _replay(found, fingerprint, field), True
         response = await effect()
         await q.mark_done(
             session,
@@ -164,17 +163,14 @@ async def run_once(
         return response, False
 
 
-def _replay(found: q.StoredRecord, fingerprint: str) -> StoredResponse:
+def _replay(found: q.StoredRecord, fingerprint: str, field: str) -> StoredResponse:
     if found.fingerprint != fingerprint:
         raise ValidationFailed(
-            "this Idempotency-Key was used for a different request (method, path or body)",
-            field="Idempotency-Key",
+            f"this {field} was used for a different request (operation or arguments)",
+            field=field,
         )
     if found.state != "done" or found.status is None or found.body is None:
-        raise Conflict(
-            "a request with this Idempotency-Key is still in progress; retry later",
-            field="Idempotency-Key",
-        )
+        raise _in_progress(field)
     return StoredResponse(found.status, found.headers, found.body)
 
 

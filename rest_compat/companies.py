@@ -11,8 +11,10 @@ from resolvers.filters import list_filter
 from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE, PageRequest
 from resolvers.validation import CompanyCreate, CompanyUpdate
 from rest_compat.deps import Ctx
+from rest_compat.idempotency import Idempotency
 from rest_compat.models import COMMON_ERRORS, Company, CompanyList, problems
 from rest_compat.params import custom_field_params, split_tags
+from rest_compat.preconditions import IfMatchHeader, expected_version, with_etag
 from rest_compat.responses import JSONBytes
 from rest_compat.serializers import company_json, envelope
 
@@ -53,8 +55,12 @@ async def list_companies(
     responses=problems(*COMMON_ERRORS, 409, 413),
     summary="Create a company",
 )
-async def create_company(ctx: Ctx, body: CompanyCreate) -> Response:
-    return JSONBytes(company_json(await companies.create_company(ctx, data=body)), status_code=201)
+async def create_company(ctx: Ctx, body: CompanyCreate, idem: Idempotency) -> Response:
+    async def create() -> Response:
+        record = await companies.create_company(ctx, data=body)
+        return with_etag(JSONBytes(company_json(record), status_code=201), record.version)
+
+    return await idem.respond(ctx, create)
 
 
 @router.get(
@@ -64,29 +70,42 @@ async def create_company(ctx: Ctx, body: CompanyCreate) -> Response:
     summary="Get a company (soft-deleted ones too)",
 )
 async def get_company(ctx: Ctx, company_id: str) -> Response:
-    return JSONBytes(company_json(await companies.get_company(ctx, company_id=company_id)))
+    record = await companies.get_company(ctx, company_id=company_id)
+    return with_etag(JSONBytes(company_json(record)), record.version)
 
 
 @router.patch(
     "/{company_id}",
     response_model=Company,
-    responses=problems(*COMMON_ERRORS, 404, 409, 413),
+    responses=problems(*COMMON_ERRORS, 404, 409, 412, 413),
     summary="Update a company (partial); a deleted company answers 409",
 )
-async def update_company(ctx: Ctx, company_id: str, body: CompanyUpdate) -> Response:
-    return JSONBytes(
-        company_json(await companies.update_company(ctx, company_id=company_id, data=body))
-    )
+async def update_company(
+    ctx: Ctx,
+    company_id: str,
+    body: CompanyUpdate,
+    idem: Idempotency,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    async def update() -> Response:
+        record = await companies.update_company(
+            ctx, company_id=company_id, data=body, expected_version=expected_version(if_match)
+        )
+        return with_etag(JSONBytes(company_json(record)), record.version)
+
+    return await idem.respond(ctx, update)
 
 
 @router.delete(
     "/{company_id}",
     status_code=204,
-    responses=problems(*COMMON_ERRORS, 404),
+    responses=problems(*COMMON_ERRORS, 404, 412),
     summary="Soft-delete a company (it keeps its contacts and can be restored)",
 )
-async def delete_company(ctx: Ctx, company_id: str) -> Response:
-    await companies.delete_company(ctx, company_id=company_id)
+async def delete_company(ctx: Ctx, company_id: str, if_match: IfMatchHeader = None) -> Response:
+    await companies.delete_company(
+        ctx, company_id=company_id, expected_version=expected_version(if_match)
+    )
     return Response(status_code=204)
 
 
@@ -96,5 +115,9 @@ async def delete_company(ctx: Ctx, company_id: str) -> Response:
     responses=problems(*COMMON_ERRORS, 404, 409),
     summary="Restore a soft-deleted company",
 )
-async def restore_company(ctx: Ctx, company_id: str) -> Response:
-    return JSONBytes(company_json(await companies.restore_company(ctx, company_id=company_id)))
+async def restore_company(ctx: Ctx, company_id: str, idem: Idempotency) -> Response:
+    async def restore() -> Response:
+        record = await companies.restore_company(ctx, company_id=company_id)
+        return with_etag(JSONBytes(company_json(record)), record.version)
+
+    return await idem.respond(ctx, restore)

@@ -11,8 +11,10 @@ from resolvers.filters import list_filter
 from resolvers.pagination import DEFAULT_PAGE, MAX_PAGE, PageRequest
 from resolvers.validation import ContactCreate, ContactUpdate
 from rest_compat.deps import Ctx
+from rest_compat.idempotency import Idempotency
 from rest_compat.models import COMMON_ERRORS, Contact, ContactList, problems
 from rest_compat.params import custom_field_params, split_tags
+from rest_compat.preconditions import IfMatchHeader, expected_version, with_etag
 from rest_compat.responses import JSONBytes
 from rest_compat.serializers import contact_json, envelope
 
@@ -56,9 +58,12 @@ async def list_contacts(
     responses=problems(*COMMON_ERRORS, 409, 413),
     summary="Create a contact",
 )
-async def create_contact(ctx: Ctx, body: ContactCreate) -> Response:
-    record = await contacts.create_contact(ctx, data=body)
-    return JSONBytes(contact_json(record), status_code=201)
+async def create_contact(ctx: Ctx, body: ContactCreate, idem: Idempotency) -> Response:
+    async def create() -> Response:
+        record = await contacts.create_contact(ctx, data=body)
+        return with_etag(JSONBytes(contact_json(record), status_code=201), record.version)
+
+    return await idem.respond(ctx, create)
 
 
 @router.get(
@@ -68,26 +73,40 @@ async def create_contact(ctx: Ctx, body: ContactCreate) -> Response:
     summary="Get a contact",
 )
 async def get_contact(ctx: Ctx, contact_id: str) -> Response:
-    return JSONBytes(contact_json(await contacts.get_contact(ctx, contact_id=contact_id)))
+    record = await contacts.get_contact(ctx, contact_id=contact_id)
+    return with_etag(JSONBytes(contact_json(record)), record.version)
 
 
 @router.patch(
     "/{contact_id}",
     response_model=Contact,
-    responses=problems(*COMMON_ERRORS, 404, 409, 413),
+    responses=problems(*COMMON_ERRORS, 404, 409, 412, 413),
     summary="Update a contact (partial; null clears a field; tags replaces the list)",
 )
-async def update_contact(ctx: Ctx, contact_id: str, body: ContactUpdate) -> Response:
-    record = await contacts.update_contact(ctx, contact_id=contact_id, data=body)
-    return JSONBytes(contact_json(record))
+async def update_contact(
+    ctx: Ctx,
+    contact_id: str,
+    body: ContactUpdate,
+    idem: Idempotency,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    async def update() -> Response:
+        record = await contacts.update_contact(
+            ctx, contact_id=contact_id, data=body, expected_version=expected_version(if_match)
+        )
+        return with_etag(JSONBytes(contact_json(record)), record.version)
+
+    return await idem.respond(ctx, update)
 
 
 @router.delete(
     "/{contact_id}",
     status_code=204,
-    responses=problems(*COMMON_ERRORS, 404),
+    responses=problems(*COMMON_ERRORS, 404, 412),
     summary="Erase a contact with its activity and attachments (GDPR)",
 )
-async def delete_contact(ctx: Ctx, contact_id: str) -> Response:
-    await contacts.delete_contact(ctx, contact_id=contact_id)
+async def delete_contact(ctx: Ctx, contact_id: str, if_match: IfMatchHeader = None) -> Response:
+    await contacts.delete_contact(
+        ctx, contact_id=contact_id, expected_version=expected_version(if_match)
+    )
     return Response(status_code=204)

@@ -19,6 +19,7 @@ class Contact(BaseModel):
     custom_fields: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    version: int = Field(description="Bumped by every change; sent as the ETag, used by If-Match")
 
 
 class Company(BaseModel):
@@ -31,6 +32,7 @@ class Company(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    version: int = Field(description="Bumped by every change; sent as the ETag, used by If-Match")
 
 
 class ContactList(BaseModel):

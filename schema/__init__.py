@@ -18,8 +18,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.errors import DomainErrors
+from schema.limits import cost_limiter
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.serial import SerialRootFields
+from schema.subscriptions import Subscription
 
 
 class GatewaySchema(strawberry.Schema):
@@ -38,15 +41,25 @@ def build_schema(
     max_tokens: int = 2_000,
     introspection: bool = True,
     extra_types: list[Any] | None = None,
+    max_cost: int = 20_000,
+    field_suggestions: bool = True,
 ) -> strawberry.Schema:
-    """The schema with its limits and caches."""
+    """The schema with its limits and caches (``max_cost``: see schema/limits.py)."""
+    # The limiters' rule classes are built once: ValidationCache keys on the rule classes, and
+    # a limiter built per request makes new classes, so every request missed the cache.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
     extensions: list[Any] = [
         DomainErrors,
+        SerialRootFields,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        # After ValidationCache: it sets the validation result, the cost check may override it.
+        cost_limiter(max_cost),
     ]
     if not introspection:
         from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -55,8 +68,11 @@ def build_schema(
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(
+            auto_camel_case=True, disable_field_suggestions=not field_suggestions
+        ),
         types=extra_types or [],
     )
 

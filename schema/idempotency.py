@@ -41,7 +41,7 @@ async def idempotent(
 
     context = context_of(info)
     stored, replayed = await idempotency.run_once(
-        context.ctx, key=key, fingerprint=fingerprint, effect=effect
+        context.ctx, key=key, fingerprint=fingerprint, effect=effect, field="idempotency_key"
     )
     if replayed:
         if context.response is not None:

@@ -40,6 +40,45 @@ def selects(info: Info, name: str) -> bool:
     return False
 
 
+def loaded_or_future(loader: Any, key: Any) -> Any:
+    """The value a DataLoader already holds for ``key``, else its future (awaited by graphql-core)."""
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and not future.cancelled() and not future.exception():
+        return future.result()
+    return loader.load(key)
+
+
+def selects_node_field(info: Info, name: str) -> bool:
+    """Whether ``nodes { name }`` or ``edges { node { name } }`` is selected under this field."""
+
+    def children(selection: Any) -> list[Any]:
+        return list(getattr(selection, "selections", None) or [])
+
+    def names(selections: list[Any]) -> Any:
+        for s in selections:
+            if getattr(s, "name", None) is None:  # a fragment: look inside
+                yield from names(children(s))
+            else:
+                yield s
+
+    for field in info.selected_fields:
+        for top in names(children(field)):
+            if top.name == "nodes" and any(c.name == name for c in names(children(top))):
+                return True
+            if top.name == "edges":
+                for node in names(children(top)):
+                    if node.name == "node" and any(c.name == name for c in names(children(node))):
+                        return True
+    return False
+
+
+async def prefetch_companies(info: Info, records: list[ContactRecord]) -> None:
+    """Load the companies of a page of contacts in one batch when ``company`` is selected."""
+    ids = {r.company_id for r in records if r.company_id is not None}
+    if ids and selects_node_field(info, "company"):
+        await context_of(info).loaders.company.load_many(sorted(ids))
+
+
 @strawberry.type(description="A person who writes in to the helpdesk.")
 class Contact:
     id: strawberry.ID
@@ -52,12 +91,17 @@ class Contact:
     custom_fields: JSON
     created_at: DateTime
     updated_at: DateTime
+    version: int = strawberry.field(
+        description="Bumped by every change; pass it as expectedVersion to update safely."
+    )
 
     @strawberry.field(description="The contact's company (soft-deleted companies too).")
-    async def company(self, info: Info) -> Company | None:
+    def company(self, info: Info) -> Company | None:
+        # Synchronous when the list resolver prefetched the page's companies (one batch):
+        # no coroutine or task per row. Otherwise the DataLoader's future is awaited.
         if self.company_id is None:
             return None
-        return await context_of(info).loaders.company.load(self.company_id)  # type: ignore[return-value]
+        return loaded_or_future(context_of(info).loaders.company, self.company_id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Conversations, tickets and calls, newest first (batched).")
     async def activity(
@@ -80,6 +124,9 @@ class Company:
     created_at: DateTime
     updated_at: DateTime
     deleted_at: DateTime | None
+    version: int = strawberry.field(
+        description="Bumped by every change; pass it as expectedVersion to update safely."
+    )
 
     @strawberry.field(description="Live contacts linked to this company.")
     async def contact_count(self, info: Info) -> int:

@@ -12,6 +12,9 @@ from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
 import db.models_activity  # noqa: F401
+import db.models_events  # noqa: F401
+import db.models_idempotency  # noqa: F401
+import db.models_sync  # noqa: F401
 from db.migrate import include_object
 
 config = context.config
