@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from db.ids import new_id
 from db.queries import activity as q
@@ -61,11 +61,13 @@ class ActivityCreate(_Input):
         parse_instant(value)
         return value
 
-    @model_validator(mode="after")
-    def _duration_only_for_calls(self) -> ActivityCreate:
-        if self.duration_seconds is not None and self.type != "call":
-            raise ValueError("duration_seconds: only calls have a duration")
-        return self
+    @field_validator("duration_seconds")
+    @classmethod
+    def _duration_only_for_calls(cls, value: int | None, info: ValidationInfo) -> int | None:
+        kind = info.data.get("type")
+        if value is not None and kind is not None and kind != "call":
+            raise ValueError(f"only calls have a duration (this is a {kind})")
+        return value
 
 
 def parse_instant(value: str) -> datetime:
