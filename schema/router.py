@@ -9,8 +9,10 @@ import strawberry
 from fastapi import Request
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from schema.context import get_context
+from schema.errors import map_error
 
 
 class GatewayGraphQLRouter(GraphQLRouter[Any, Any]):
@@ -18,6 +20,15 @@ class GatewayGraphQLRouter(GraphQLRouter[Any, Any]):
 
     def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Give every error an ``extensions.code``, also those raised before execution (syntax)."""
+        if result.errors:
+            request_id = str(getattr(request.state, "request_id", "-"))
+            result.errors = [map_error(e, request_id) for e in result.errors]
+        return await super().process_result(request, result)
 
 
 def graphql_router(schema: strawberry.Schema, *, ide: bool) -> GraphQLRouter[Any, Any]:
