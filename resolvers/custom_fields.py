@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StringConstraints, field_validator
 
 from db.queries import custom_fields as q
 from db.queries.custom_fields import CustomFieldRecord
@@ -72,7 +72,7 @@ class DefinitionCreate(_Input):
     label: Label
     type: FieldType
     options: Annotated[list[Any], Field(max_length=MAX_OPTIONS * 2)] | None = None
-    required: bool = False
+    required: StrictBool = False
     applies_to: AppliesTo
 
     @field_validator("key")
@@ -96,7 +96,7 @@ class DefinitionUpdate(_Input):
 
     label: Label | None = None
     options: Annotated[list[Any], Field(max_length=MAX_OPTIONS * 2)] | None = None
-    required: bool | None = None
+    required: StrictBool | None = None
 
     @field_validator("options")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,13 +108,13 @@ def custom_field_matches(
         (item,) = value
         if dialect == "postgresql":
             contains: ColumnElement[bool] = column[key].op("@>")(
-                sa.cast(json.dumps([item]), postgresql.JSONB)
+                sa.literal([item], type_=postgresql.JSONB)
             )
             return contains
         each = sa.func.json_each(column, f'$."{key}"').table_valued("value")
         return sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == item))
     if dialect == "postgresql":
-        equals: ColumnElement[bool] = column[key] == sa.cast(json.dumps(value), postgresql.JSONB)
+        equals: ColumnElement[bool] = column[key] == sa.literal(value, type_=postgresql.JSONB)
         return equals
     extracted = sa.func.json_extract(column, f'$."{key}"')
     if isinstance(value, bool):
