@@ -569,7 +569,8 @@ class _Run:
                 self.records += 1
                 if isinstance(item, SkippedRecord):
                     if not self.repassing:
-                        self._skip(f"malformed: {item.reason}")
+                        role = item.reason.startswith("role ")  # Zendesk agents and admins
+                        self._skip(item.reason if role else f"malformed: {item.reason}")
                     if item.external_id is not None:
                         self.seen.add(item.external_id)
                     continue

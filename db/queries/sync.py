@@ -486,26 +486,25 @@ async def tombstone_contacts(
     now: datetime,
 ) -> int:
     """Hide live contacts from the API (``deleted_at`` + reason); returns how many changed."""
-    if not reasons:
-        return 0
-    stmt = (
-        sa.update(contact)
-        .where(
-            contact.c.account_id == account_id,
-            contact.c.id == sa.bindparam("b_id"),
-            contact.c.deleted_at.is_(None),
+    by_reason: dict[str, list[str]] = {}
+    for contact_id, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(contact_id)
+    changed = 0
+    for reason, ids in by_reason.items():
+        # One statement per reason: an executemany's rowcount is not reliable on asyncpg.
+        result = await session.execute(
+            sa.update(contact)
+            .where(
+                contact.c.account_id == account_id,
+                contact.c.id.in_(ids),
+                contact.c.deleted_at.is_(None),
+            )
+            .values(
+                deleted_at=now, deleted_reason=reason, updated_at=now, version=contact.c.version + 1
+            )
         )
-        .values(
-            deleted_at=now,
-            deleted_reason=sa.bindparam("b_reason"),
-            updated_at=now,
-            version=contact.c.version + 1,
-        )
-    )
-    result = await session.execute(
-        stmt, [{"b_id": cid, "b_reason": reason} for cid, reason in reasons.items()]
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return changed
 
 
 async def live_linked_contacts(
