@@ -97,6 +97,7 @@ class DeliveryWorker:
         self.resolver = resolver
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{new_id('w')[-6:]}"
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -116,10 +117,16 @@ class DeliveryWorker:
     async def stop(self) -> None:
         """Stop after the attempts in flight (their leases expire if they cannot finish)."""
         if self._task is not None:
+            self._stopping = True
+            self._wake.set()
+            grace = self.settings.webhook_timeout_seconds + 1
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._stopping = False
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -129,7 +136,7 @@ class DeliveryWorker:
         self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 done = await self.run_once()
             except asyncio.CancelledError:
@@ -137,7 +144,7 @@ class DeliveryWorker:
             except Exception:
                 log.exception("webhook worker: a round failed; retrying")
                 done = 0
-            if done == 0:
+            if done == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._wake.wait(), timeout=self.settings.webhook_poll_seconds

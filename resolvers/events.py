@@ -68,12 +68,16 @@ def validate_filter(patterns: Iterable[str], *, field: str = "events") -> list[s
     return cleaned
 
 
+#: Fields that change with every write (or with other objects): never "changed fields".
+_BOOKKEEPING = frozenset({"updated_at", "version", "contact_count"})
+
+
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields whose value differs, mapped to their PREVIOUS value (``updated_at`` aside)."""
+    """The fields whose value differs, mapped to their PREVIOUS value (bookkeeping aside)."""
     return {
         k: before.get(k)
         for k in after
-        if k not in ("updated_at", "contact_count") and before.get(k) != after[k]
+        if k not in _BOOKKEEPING and before.get(k) != after[k]
     }
 
 
