@@ -97,6 +97,21 @@ class Contact(SQLModel, table=True):
     __tablename__ = "contact"
     __table_args__ = (
         sa.Index("ix_contact_account_created", "account_id", "created_at", "id"),
+        # Revision 0006: lists filter live rows; index-only deep offsets and counts.
+        sa.Index(
+            "ix_contact_account_live_created",
+            "account_id",
+            "created_at",
+            "id",
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_contact_account_tombstones",
+            "account_id",
+            sqlite_where=sa.text("deleted_at IS NOT NULL"),
+            postgresql_where=sa.text("deleted_at IS NOT NULL"),
+        ),
         sa.Index("ix_contact_account_company", "account_id", "company_id"),
         sa.Index(
             "ux_contact_account_email",

@@ -43,6 +43,7 @@ def build_schema(
     extra_types: list[Any] | None = None,
     max_cost: int = 20_000,
     field_suggestions: bool = True,
+    extra_extensions: list[Any] | None = None,
 ) -> strawberry.Schema:
     """The schema with its limits and caches (``max_cost``: see schema/limits.py)."""
     # The limiters' rule classes are built once: ValidationCache keys on the rule classes, and
@@ -65,6 +66,7 @@ def build_schema(
         from graphql.validation import NoSchemaIntrospectionCustomRule
 
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    extensions.extend(extra_extensions or [])  # the process's metrics and tracing
     return GatewaySchema(
         query=Query,
         mutation=Mutation,

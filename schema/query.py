@@ -11,6 +11,7 @@ from resolvers.filters import list_filter
 from resolvers.pagination import PageRequest
 from schema.activity import ActivityQuery
 from schema.context import context_of
+from schema.sync import SyncQuery
 from schema.types import (
     Company,
     CompanyConnection,
@@ -18,8 +19,10 @@ from schema.types import (
     ContactConnection,
     company_connection,
     contact_connection,
+    prefetch_companies,
     selects,
 )
+from schema.webhooks import WebhookQuery
 
 
 @strawberry.input(description="Filter on one custom field: equal to value.")
@@ -29,7 +32,7 @@ class CustomFieldFilter:
 
 
 @strawberry.type
-class Query(ActivityQuery):
+class Query(SyncQuery, ActivityQuery, WebhookQuery):
     @strawberry.field(description="One contact by id, or null.")
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
         try:
@@ -58,9 +61,9 @@ class Query(ActivityQuery):
         page = PageRequest.graphql(
             25 if first is None else first, after, with_total=selects(info, "totalCount")
         )
-        return contact_connection(
-            await contacts.list_contacts(ctx, flt=flt, page=page), after is not None
-        )
+        result = await contacts.list_contacts(ctx, flt=flt, page=page)
+        await prefetch_companies(info, result.items)
+        return contact_connection(result, after is not None)
 
     @strawberry.field(description="One company by id (soft-deleted ones too), or null.")
     async def company(self, info: Info, id: strawberry.ID) -> Company | None:

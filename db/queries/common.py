@@ -18,10 +18,17 @@ def dialect_of(session: AsyncSession) -> str:
 
 
 def before_keyset(table: sa.Table, keyset: Keyset) -> ColumnElement[bool]:
-    """Rows after ``keyset`` in (created_at desc, id desc) order."""
-    return sa.or_(
-        table.c.created_at < keyset.created_at,
-        sa.and_(table.c.created_at == keyset.created_at, table.c.id < keyset.id),
+    """Rows after ``keyset`` in (created_at desc, id desc) order.
+
+    The leading ``created_at <=`` bounds the index range: with the OR alone, SQLite walked
+    the index from the newest row (a cursor at row 500,000 read 500,000 entries).
+    """
+    return sa.and_(
+        table.c.created_at <= keyset.created_at,
+        sa.or_(
+            table.c.created_at < keyset.created_at,
+            sa.and_(table.c.created_at == keyset.created_at, table.c.id < keyset.id),
+        ),
     )
 
 

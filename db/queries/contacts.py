@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.models import Account, Company, Contact, ContactTag, table_of
 from db.queries.common import before_keyset, dialect_of, has_any_tag, newest_first, replace_tags
 from db.queries.custom_fields import custom_field_matches
-from db.queries.search import substring_match
+from db.queries.search import is_common, is_indexed, substring_match
 from db.records import ContactRecord, Keyset, ListFilter
 
 contact = table_of(Contact)
@@ -45,14 +45,18 @@ def _record(row: sa.Row[Any]) -> ContactRecord:
     return ContactRecord(*row)  # type: ignore[call-arg]
 
 
-def _where(dialect: str, account_id: str, flt: ListFilter) -> list[ColumnElement[bool]]:
+def _where(
+    dialect: str, account_id: str, flt: ListFilter, *, walk: bool = False
+) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [
         contact.c.account_id == account_id,
         contact.c.deleted_at.is_(None),
     ]
     if flt.search:
         clauses.append(
-            substring_match(dialect, contact, "contact_fts", ("name", "email"), flt.search)
+            substring_match(
+                dialect, contact, "contact_fts", ("name", "email"), flt.search, walk=walk
+            )
         )
     if flt.company_id is not None:
         clauses.append(contact.c.company_id == flt.company_id)
@@ -77,15 +81,60 @@ async def list_contacts(
     offset: int = 0,
     after: Keyset | None = None,
 ) -> list[ContactRecord]:
-    """One page of contacts, newest first, with the company name joined in."""
-    stmt = (
-        sa.select(*_COLUMNS).select_from(_FROM).where(*_where(dialect_of(session), account_id, flt))
+    """One page of contacts, newest first, with the company name joined in.
+
+    A common search term walks the ``created_at`` order (see ``search.is_common``); a deep
+    ``offset`` first finds the key of that row through the index, then reads the page by key.
+    """
+    dialect = dialect_of(session)
+    walk = bool(
+        flt.search
+        and is_indexed(dialect, flt.search)
+        and await is_common(session, "contact_fts", flt.search)
     )
+    where = _where(dialect, account_id, flt, walk=walk)
     if after is not None:
-        stmt = stmt.where(before_keyset(contact, after))
+        where.append(before_keyset(contact, after))
+    if offset >= DEEP_OFFSET:
+        boundary = await _key_at(session, where, offset)
+        if boundary is None:
+            return []
+        where.append(_at_or_before(boundary))
+        offset = 0
+    stmt = sa.select(*_COLUMNS).select_from(_FROM).where(*where)
     stmt = stmt.order_by(*newest_first(contact)).limit(limit).offset(offset or None)
     rows = (await session.execute(stmt)).all()
     return [_record(r) for r in rows]
+
+
+#: From this offset on, a REST page is read by key after an index-only boundary look-up.
+DEEP_OFFSET = 1_000
+
+
+async def _key_at(
+    session: AsyncSession, where: list[ColumnElement[bool]], offset: int
+) -> Keyset | None:
+    """The (created_at, id) of the row at ``offset``: only index columns, so an index-only scan."""
+    stmt = (
+        sa.select(contact.c.created_at, contact.c.id)
+        .where(*where)
+        .order_by(*newest_first(contact))
+        .limit(1)
+        .offset(offset)
+    )
+    row = (await session.execute(stmt)).first()
+    return Keyset(created_at=row[0], id=row[1]) if row else None
+
+
+def _at_or_before(key: Keyset) -> ColumnElement[bool]:
+    """Rows at ``key`` or after it in (created_at desc, id desc) order."""
+    return sa.and_(
+        contact.c.created_at <= key.created_at,
+        sa.or_(
+            contact.c.created_at < key.created_at,
+            sa.and_(contact.c.created_at == key.created_at, contact.c.id <= key.id),
+        ),
+    )
 
 
 async def count_contacts(session: AsyncSession, *, account_id: str, flt: ListFilter) -> int:
@@ -95,12 +144,38 @@ async def count_contacts(session: AsyncSession, *, account_id: str, flt: ListFil
             sa.select(account.c.contact_count).where(account.c.id == account_id)
         )
         return int(value or 0)
+    if flt.tags and not (flt.search or flt.company_id or flt.custom_fields):
+        return await _count_tagged(session, account_id, flt.tags)
     stmt = (
         sa.select(sa.func.count())
         .select_from(contact)
         .where(*_where(dialect_of(session), account_id, flt))
     )
     return int(await session.scalar(stmt) or 0)
+
+
+async def _count_tagged(session: AsyncSession, account_id: str, tags: list[str]) -> int:
+    """Contacts with any of ``tags``, from the tag index alone, minus tagged sync tombstones.
+
+    Counting through ``contact`` probes every row (seconds at a million); the tag table's
+    primary key (account_id, tag, contact_id) counts the members, and the partial tombstone
+    index finds the few rows to take away.
+    """
+    members = contact_tag.c.contact_id
+    tagged = sa.select(
+        sa.func.count(sa.distinct(members)) if len(tags) > 1 else sa.func.count()
+    ).where(contact_tag.c.account_id == account_id, contact_tag.c.tag.in_(tags))
+    tombstones = (
+        sa.select(sa.func.count())
+        .select_from(contact)
+        .where(
+            contact.c.account_id == account_id,
+            contact.c.deleted_at.is_not(None),
+            has_any_tag(contact_tag, "contact_id", contact.c.id, account_id, tags),
+        )
+    )
+    value = await session.scalar(sa.select(tagged.scalar_subquery() - tombstones.scalar_subquery()))
+    return int(value or 0)
 
 
 async def get_contact(
