@@ -256,6 +256,11 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     out.print(f"Database is at revision {revision}.")
 
 
+from contacts_gateway import sync_cli  # noqa: E402  (the sync and fake-provider commands)
+
+sync_cli.register(app)
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

@@ -133,7 +133,9 @@ def settings_of(view: SyncSettingsView) -> SyncSettings:
 
 
 def _options(info: Info) -> SyncOptions:
-    options: SyncOptions = context_of(info).request.app.state.sync_options
+    request = context_of(info).request
+    assert request is not None
+    options: SyncOptions = request.app.state.sync_options
     return options
 
 
