@@ -100,13 +100,15 @@ async def check_webhook_url(
         raise ValidationFailed("url must not contain credentials", field=field)
     if parts.fragment:
         raise ValidationFailed("url must not contain a fragment", field=field)
-    if scheme != "https" and not allow_private:
+    if allow_private:
+        return url  # any address is allowed: nothing to resolve now (the sender checks)
+    if scheme != "https":
         raise ValidationFailed("url must use https", field=field)
     try:
         await addresses_of(
             parts.hostname,
-            port or (443 if scheme == "https" else 80),
-            allow_private=allow_private,
+            port or 443,
+            allow_private=False,
             resolver=resolver,
         )
     except RefusedAddress as exc:
