@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.requests import HTTPConnection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import retry
@@ -17,13 +18,13 @@ from resolvers.keys import authenticate
 ApiKeyHeader = Annotated[str | None, Header(alias="X-API-Key", description="API key (`ak_live_…`)")]
 
 
-def request_id_of(request: Request) -> str:
+def request_id_of(request: HTTPConnection) -> str:
     """The id the request-id middleware gave this request."""
     return str(getattr(request.state, "request_id", "-"))
 
 
 async def _unit_of_work(
-    request: Request, principal: Principal | None, auth_error: Unauthenticated | None
+    request: HTTPConnection, principal: Principal | None, auth_error: Unauthenticated | None
 ) -> AsyncIterator[RequestContext]:
     engine: AsyncEngine = request.app.state.engine
     if principal is not None:
@@ -60,7 +61,9 @@ async def request_context(
 
 
 async def optional_request_context(
-    request: Request, x_api_key: ApiKeyHeader = None
+    # HTTPConnection, not Request: GraphQL's websocket (subscriptions) uses this too.
+    request: HTTPConnection,
+    x_api_key: ApiKeyHeader = None,
 ) -> AsyncIterator[RequestContext]:
     """Like :func:`request_context`, but a missing or bad key is reported by each field instead."""
     principal: Principal | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from resolvers.context import RequestContext
@@ -21,7 +21,7 @@ class GraphQLContext(BaseContext):
         self.loaders = loaders
 
 
-async def get_context(request: Request, ctx: OptionalCtx) -> GraphQLContext:
+async def get_context(request: HTTPConnection, ctx: OptionalCtx) -> GraphQLContext:
     """Build the context from the unit-of-work dependency REST uses too."""
     return GraphQLContext(ctx, Loaders(request.app.state.engine, ctx))
 
