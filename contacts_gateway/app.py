@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contacts_gateway import __version__
+from contacts_gateway import __version__, metrics, tracing
 from contacts_gateway.limits import (
     RateLimitMiddleware,
     TimeoutMiddleware,
     purge_idempotency_forever,
 )
+from contacts_gateway.metrics import GraphQLMetrics
 from contacts_gateway.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
@@ -143,7 +144,10 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         introspection=settings.graphql_introspection and not settings.production,
         max_cost=settings.graphql_max_cost,
         field_suggestions=not settings.production,
+        extra_extensions=[GraphQLMetrics, *tracing.graphql_extensions(settings)],
     )
+    metrics.install(app, enabled=settings.metrics_enabled, token=settings.metrics_token)
+    tracing.install(app, settings, engine)
     ide = settings.graphql_ide and not settings.production
     app.include_router(
         graphql_router(schema, ide=ide, ide_options=IdeOptions(demo_key=settings.demo_key))

@@ -9,6 +9,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contacts_gateway import metrics
 from resolvers.errors import PayloadTooLarge
 from rest_compat.responses import problem_response
 
@@ -49,6 +50,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.request_finished(scope, status, elapsed)
             log.info(
                 "%s %s %s",
                 scope.get("method"),
@@ -57,7 +60,7 @@ class RequestIdMiddleware:
                 extra={
                     "request_id": request_id,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "key_prefix": state.get("key_prefix"),
                 },
             )

@@ -124,6 +124,20 @@ class Settings(BaseSettings):
         3_600, gt=0, description="how often `serve` deletes expired idempotency records"
     )
 
+    # -- observability (issue 9) -------------------------------------------------------------
+    metrics_enabled: bool = Field(True, description="serve Prometheus metrics on GET /metrics")
+    metrics_token: str | None = Field(
+        None, description="when set, /metrics needs `Authorization: Bearer <token>`", repr=False
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector (e.g. http://127.0.0.1:4318): turns tracing on;"
+        " needs the `otel` extra",
+    )
+    otel_service_name: str = Field(
+        "contacts-gateway", description="service.name of the traces"
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
