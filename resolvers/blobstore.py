@@ -21,7 +21,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from resolvers.errors import PayloadTooLarge
 
@@ -221,9 +221,21 @@ def blob_store_of(extras: dict[str, object]) -> BlobStore:
 
 
 def remove_on_rollback(session: AsyncSession, store: BlobStore, key: str) -> None:
-    """If the transaction that recorded ``key`` rolls back, remove its bytes (no orphan file)."""
+    """If the transaction that recorded ``key`` rolls back, remove its bytes (no orphan file).
 
-    def on_rollback(_session: Session) -> None:
-        store.delete_now(key)
+    Only a rollback of the whole transaction counts: a GraphQL document runs each mutation
+    in a savepoint, and a later mutation's savepoint rolling back keeps this one's row.
+    Once the transaction commits, the hook is disarmed.
+    """
+    armed = True
 
-    sa.event.listen(session.sync_session, "after_rollback", on_rollback, once=True)
+    def on_commit(_session: Session) -> None:
+        nonlocal armed
+        armed = False
+
+    def on_rollback(_session: Session, previous: SessionTransaction) -> None:
+        if armed and not previous.nested and previous.parent is None:
+            store.delete_now(key)
+
+    sa.event.listen(session.sync_session, "after_commit", on_commit, once=True)
+    sa.event.listen(session.sync_session, "after_soft_rollback", on_rollback)
