@@ -112,12 +112,16 @@ def serve(
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         out.print()
         out.print("[bold green]Demo ready.[/bold green]")
-        out.print(f"  GraphiQL:  {base}/graphql   (the key is pre-filled in the headers pane)")
-        out.print(f"  REST docs: {base}/docs")
         out.print(
-            f"  Try:       curl '{base}/api/v2/contacts?limit=10&search=smith' -H 'X-API-Key: {key}'"
+            f"  GraphiQL:  {base}/graphql   (the key is pre-filled in the headers pane)",
+            soft_wrap=True,
         )
-        out.print(f"  API key:   {key}")
+        out.print(f"  REST docs: {base}/docs", soft_wrap=True)
+        out.print(
+            f"  Try:       curl '{base}/api/v2/contacts?limit=10&search=smith' -H 'X-API-Key: {key}'",
+            soft_wrap=True,  # never break the line: it is copied and pasted (and parsed by tests)
+        )
+        out.print(f"  API key:   {key}", soft_wrap=True)
         out.print()
     else:
         _run(settings, lambda engine: asyncio.sleep(0))
