@@ -565,16 +565,19 @@ class _Run:
                 await self._contact_batch(buffer)
                 buffer = []
             self.repassing = repassing
+            # Only a full run needs the ids it saw (for reconciliation); a manual run keeps
+            # nothing per record, so its memory stays flat however many records stream by.
+            full = self.mode == "full"
             for item in page:
                 self.records += 1
                 if isinstance(item, SkippedRecord):
                     if not self.repassing:
                         role = item.reason.startswith("role ")  # Zendesk agents and admins
                         self._skip(item.reason if role else f"malformed: {item.reason}")
-                    if item.external_id is not None:
+                    if full and item.external_id is not None:
                         self.seen.add(item.external_id)
                     continue
-                if not (item.deleted or item.blocked):
+                if full and not (item.deleted or item.blocked):
                     self.seen.add(item.external_id)
                 buffer.append(item)
             while len(buffer) >= self.options.batch_size:
