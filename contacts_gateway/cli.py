@@ -137,6 +137,32 @@ def serve(
     )
 
 
+@app.command()
+def worker(database_url: DatabaseUrl = None) -> None:
+    """Deliver webhooks (alone; `serve` also runs a worker unless WEBHOOK_WORKER_ENABLED=0).
+
+    Any number of workers may run against one database: deliveries are leased, never sent
+    twice. Stops on Ctrl-C / SIGTERM after the attempts in flight.
+    """
+    import signal
+
+    from contacts_gateway.logs import configure_logging
+    from contacts_gateway.worker import run_worker
+
+    settings = _settings(database_url)
+    configure_logging(settings.log_level, settings.log_json)
+
+    async def work(engine: AsyncEngine) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        err.print("Delivering webhooks; Ctrl-C stops.")
+        await run_worker(settings, engine, stop)
+
+    _run(settings, work)
+
+
 async def _prepare_demo(engine: AsyncEngine) -> str:
     from contacts_gateway.demo import demo_key, seed_demo
 
