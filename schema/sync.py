@@ -165,9 +165,15 @@ class SyncMutation:
         description="Run a sync and wait for it (config:write); a failed run has status failed."
     )
     async def sync_contacts(self, info: Info, mode: SyncMode | None = SyncMode.MANUAL) -> SyncRun:
-        # Not in a savepoint: the run writes in its own short transactions.
+        # Not in a savepoint: the run writes in its own short transactions. What earlier
+        # mutations of this document wrote is committed first, so the run sees it and the
+        # request holds no write lock (SQLite) while the run needs it.
+        ctx = context_of(info).ctx
+        if ctx.uow.started:
+            await ctx.uow.commit()
+            await ctx.uow.close()
         run, _ = await sync.sync_contacts(
-            context_of(info).ctx,
+            ctx,
             mode=(mode or SyncMode.MANUAL).value,
             options=_options(info),
         )

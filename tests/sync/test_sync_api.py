@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -257,3 +258,47 @@ async def test_graphql_scopes(make_key: KeyMaker, api_as: Callable[[str | None],
         assert body["errors"][0]["extensions"]["code"] == "forbidden"
     anonymous = await api_as(None).gql(SETTINGS_Q)
     assert anonymous["errors"][0]["extensions"]["code"] == "unauthenticated"
+
+
+async def test_settings_and_sync_in_one_graphql_document(
+    api: Api, start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("freshdesk")
+    fake.store.create_contact({"name": "Ann", "email": "ann@a.io"})
+    config = fake.config()
+    document = """mutation($input: SyncSettingsInput!) {
+      updateSyncSettings(input: $input) { provider { type } }
+      syncContacts(mode: FULL) { status created }
+    }"""
+    provider = {
+        "type": "freshdesk",
+        "domain": config["domain"],
+        "apiKey": config["api_key"],
+        "baseUrl": config["base_url"],
+    }
+    body = await api.gql(document, {"input": {"provider": provider}})
+    assert "errors" not in body, body
+    assert body["data"]["syncContacts"] == {"status": "completed", "created": 1}
+
+
+async def test_a_run_longer_than_the_wait_answers_202_running_and_finishes(
+    api: Api, app: Any, start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("freshdesk")
+    fake.store.create_contact({"name": "Ann", "email": "ann@a.io"})
+    await configure(api, fake)
+    app.state.sync_options = replace(app.state.sync_options, wait_seconds=0.05)
+    fake.faults.inject("slow", delay=0.5, path="/api/v2/companies", after=1)
+    response = await api.post("/api/v1/contacts/sync")
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "running"
+    run_id = response.json()["id"]
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        history = (await api.get("/api/v1/contacts/sync-history")).json()["data"]
+        if history[0]["status"] != "running":
+            break
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+    assert history[0]["id"] == run_id and history[0]["status"] == "completed"
+    assert history[0]["created"] == 1
