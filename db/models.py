@@ -103,6 +103,7 @@ class Contact(SQLModel, table=True):
             "account_id",
             "created_at",
             "id",
+            "deleted_at",
             sqlite_where=sa.text("deleted_at IS NULL"),
             postgresql_where=sa.text("deleted_at IS NULL"),
         ),

@@ -26,7 +26,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_contact_account_live_created",
         "contact",
-        ["account_id", "created_at", "id"],
+        # deleted_at (always NULL here) makes it covering for SQLite, whose planner needs
+        # every column the WHERE names in the index to read it without the table.
+        ["account_id", "created_at", "id", "deleted_at"],
         unique=False,
         sqlite_where=LIVE,
         postgresql_where=LIVE,
