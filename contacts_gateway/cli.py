@@ -134,6 +134,14 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        # A slow or idle client must not hold resources forever: idle keep-alive connections
+        # close after 5 s, request heads are capped at 16 KiB (h11), more than 2,048
+        # concurrent connections get 503, and the request timeout middleware bounds the rest.
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+        limit_concurrency=2048,
+        backlog=2048,
+        timeout_graceful_shutdown=10,
     )
 
 
@@ -289,6 +297,38 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 from contacts_gateway import sync_cli  # noqa: E402  (the sync and fake-provider commands)
 
 sync_cli.register(app)
+
+
+@app.command()
+def bench(
+    contacts: Annotated[int, typer.Option(min=1000, help="Contacts to generate.")] = 1_000_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="A PostgreSQL URL to benchmark beside SQLite (an empty or bench-only database).",
+        ),
+    ] = None,
+    with_postgres: Annotated[
+        bool, typer.Option("--with-postgres", help="Also the local PostgreSQL (127.0.0.1:5432).")
+    ] = False,
+    json_out: Annotated[str | None, typer.Option("--json", help="Write the results here.")] = None,
+    regenerate: Annotated[bool, typer.Option(help="Reload the data even if present.")] = False,
+    http_seconds: Annotated[float, typer.Option(help="Length of each throughput phase.")] = 4.0,
+    peer: Annotated[bool, typer.Option(help="Run PostGraphile beside PostgreSQL.")] = True,
+) -> None:
+    """Generate bench data and measure every case as a ratio to the raw-driver floor."""
+    from bench.runner import run as run_bench
+
+    run_bench(
+        contacts=contacts,
+        database_url=database_url,
+        with_postgres=with_postgres,
+        json_out=json_out,
+        regenerate=regenerate,
+        http_seconds=http_seconds,
+        peer=peer,
+    )
 
 
 def main() -> None:
