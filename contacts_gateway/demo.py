@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.queries import keys as key_q
 from db.uow import UnitOfWork
-from resolvers import companies, contacts, keys
+from resolvers import activity, attachments, companies, contacts, custom_fields, keys
+from resolvers.blobstore import LocalBlobStore
 from resolvers.context import Principal, RequestContext
 from resolvers.filters import list_filter
 from resolvers.pagination import PageRequest
@@ -159,6 +163,7 @@ async def seed_demo(
     contacts_count: int = 500,
     seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
+    blob_dir: Path | None = None,
 ) -> bool:
     """Create the demo account's data unless it already has contacts; True when it seeded."""
     uow = UnitOfWork(engine)
@@ -171,6 +176,18 @@ async def seed_demo(
         if existing.total:
             return False
         rng = random.Random(seed)
+        # Custom fields and the timeline draw from their own generator, so adding them did
+        # not change the names, emails and companies the demo has always had.
+        extra = random.Random(seed + 1)
+        ctx.extras.update(
+            {
+                "blob_store": LocalBlobStore(blob_dir or _default_blob_dir()),
+                "max_upload_bytes": 1 << 20,
+            }
+        )
+        for definition in CUSTOM_FIELDS:
+            await custom_fields.create_definition(ctx, data=definition)
+        contact_ids: list[str] = []
         company_ids: list[tuple[str, str]] = []
         used_domains: set[str] = set()
         total = companies_count + contacts_count
@@ -187,6 +204,7 @@ async def seed_demo(
                     "name": name,
                     "domain": domain,
                     "tags": rng.sample(COMPANY_TAGS, rng.randint(0, 2)),
+                    "custom_fields": _company_fields(extra),
                 },
             )
             company_ids.append((company.id, domain))
@@ -196,7 +214,7 @@ async def seed_demo(
             first, last = rng.choice(FIRST), rng.choice(LAST)
             company_id, domain = rng.choice(company_ids)
             linked = rng.random() < 0.9
-            await contacts.create_contact(
+            created = await contacts.create_contact(
                 ctx,
                 data={
                     "name": f"{first} {last}",
@@ -204,14 +222,144 @@ async def seed_demo(
                     "phone": _phone(rng) if rng.random() < 0.7 else None,
                     "company_id": company_id if linked else None,
                     "tags": rng.sample(CONTACT_TAGS, rng.randint(0, 3)),
+                    "custom_fields": _contact_fields(extra),
                 },
             )
+            contact_ids.append(created.id)
             if progress:
                 progress(companies_count + n + 1, total)
+        await seed_timeline(ctx, extra, contact_ids)
         await uow.commit()
         return True
     finally:
         await uow.close()
+
+
+CUSTOM_FIELDS: list[dict[str, Any]] = [
+    {
+        "key": "plan",
+        "label": "Plan",
+        "type": "select",
+        "applies_to": "contacts",
+        "options": ["free", "pro", "enterprise"],
+    },
+    {"key": "nps", "label": "NPS score", "type": "number", "applies_to": "contacts"},
+    {
+        "key": "newsletter",
+        "label": "Newsletter opt-in",
+        "type": "boolean",
+        "applies_to": "contacts",
+    },
+    {"key": "renewal_date", "label": "Renewal date", "type": "date", "applies_to": "contacts"},
+    {
+        "key": "languages",
+        "label": "Languages",
+        "type": "multi_select",
+        "applies_to": "contacts",
+        "options": ["en", "fr", "de", "es", "ja"],
+    },
+    {
+        "key": "industry",
+        "label": "Industry",
+        "type": "select",
+        "applies_to": "companies",
+        "options": ["software", "retail", "banking", "health", "manufacturing"],
+    },
+    {"key": "employees", "label": "Employees", "type": "number", "applies_to": "companies"},
+]
+SUBJECTS = (
+    "Cannot log in after password reset",
+    "Invoice shows the wrong VAT number",
+    "Feature request: export to CSV",
+    "Upgrade to the enterprise plan",
+    "Mobile app crashes on start",
+    "Refund for a duplicate charge",
+    "Question about data retention",
+    "Onboarding call",
+)
+CHANNELS = {
+    "conversation": ("email", "chat", "web"),
+    "ticket": ("email", "web", "api"),
+    "call": ("phone",),
+}
+STATUSES = {
+    "conversation": ("open", "closed"),
+    "ticket": ("open", "pending", "solved"),
+    "call": ("completed", "missed"),
+}
+#: A 1x1 transparent PNG: the demo's attachments are real files the sniffer recognises.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
+
+
+def _default_blob_dir() -> Path:
+    from contacts_gateway.settings import get_settings
+
+    settings = get_settings()
+    return settings.blob_dir or settings.data_dir / "blobs"
+
+
+def _contact_fields(rng: random.Random) -> dict[str, Any]:
+    values: dict[str, Any] = {"plan": rng.choice(("free", "free", "pro", "enterprise"))}
+    if rng.random() < 0.6:
+        values["nps"] = rng.randint(0, 10)
+    if rng.random() < 0.7:
+        values["newsletter"] = rng.random() < 0.5
+    if values["plan"] != "free":
+        values["renewal_date"] = f"2027-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    values["languages"] = rng.sample(("en", "fr", "de", "es", "ja"), rng.randint(1, 2))
+    return values
+
+
+def _company_fields(rng: random.Random) -> dict[str, Any]:
+    return {
+        "industry": rng.choice(("software", "retail", "banking", "health", "manufacturing")),
+        "employees": rng.choice((8, 25, 120, 640, 4200)),
+    }
+
+
+async def _bytes(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def seed_timeline(ctx: RequestContext, rng: random.Random, contact_ids: list[str]) -> None:
+    """Conversations, tickets and calls for a tenth of the contacts; files on a few chats."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    files = 0
+    for contact_id in contact_ids[: max(1, len(contact_ids) // 10)]:
+        for _ in range(rng.randint(1, 5)):
+            kind = rng.choice(("conversation", "conversation", "ticket", "call"))
+            item: dict[str, Any] = {
+                "type": kind,
+                "occurred_at": (now - timedelta(minutes=rng.randint(5, 180 * 24 * 60))).isoformat(),
+                "subject": rng.choice(SUBJECTS),
+                "status": rng.choice(STATUSES[kind]),
+                "channel": rng.choice(CHANNELS[kind]),
+                "direction": rng.choice(("inbound", "outbound")),
+                "summary": "Demo activity generated by `serve --demo`.",
+                "source": "demo",
+            }
+            if kind == "call":
+                item["duration_seconds"] = rng.randint(30, 1800)
+            logged = await activity.log_activity(ctx, contact_id=contact_id, data=item)
+            if kind == "conversation" and files < 8 and rng.random() < 0.5:
+                files += 1
+                name, content = rng.choice(
+                    (
+                        ("screenshot.png", TINY_PNG),
+                        ("steps-to-reproduce.txt", b"1. Open the app\n2. Tap Login\n3. Crash\n"),
+                        ("order.json", b'{"order": 1042, "items": 3, "total": "129.90 EUR"}\n'),
+                    )
+                )
+                await attachments.upload_attachment(
+                    ctx,
+                    contact_id=contact_id,
+                    filename=name,
+                    content=_bytes(content),
+                    activity_id=logged.activity.id,
+                )
 
 
 async def demo_key(engine: AsyncEngine) -> str:

@@ -106,14 +106,21 @@ async def stage_upload(
     account_id = ctx.require(CONTACTS_WRITE)
     activity_id = _activity_id(activity_id)
     store = blob_store_of(ctx.extras)
-    # A short session of its own: the upload may stream for a while, and holding the
-    # request's connection (and its snapshot) all that time would starve the pool.
-    async with AsyncSession(ctx.uow.engine) as session:
-        try:
-            await _contact_exists(session, account_id, contact_id)
-            await _check_activity(session, account_id, contact_id, activity_id)
-        finally:
-            await session.rollback()
+    if ctx.uow.started:
+        # The unit of work already began (a GraphQL document, a script): check inside it,
+        # so a contact created earlier in the same transaction is seen.
+        session = await ctx.uow.reader()
+        await _contact_exists(session, account_id, contact_id)
+        await _check_activity(session, account_id, contact_id, activity_id)
+    else:
+        # A short session of its own: the upload may stream for a while, and holding the
+        # request's connection (and its snapshot) all that time would starve the pool.
+        async with AsyncSession(ctx.uow.engine) as short:
+            try:
+                await _contact_exists(short, account_id, contact_id)
+                await _check_activity(short, account_id, contact_id, activity_id)
+            finally:
+                await short.rollback()
     return await store.stage(content, max_bytes=max_upload_bytes(ctx))
 
 
