@@ -83,7 +83,10 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         s: {
             "model": Problem,
             "description": descriptions.get(s, "Error"),
-            "content": {"application/problem+json": {}},
+            # The errors leave as application/problem+json: document the schema there too.
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
         }
         for s in statuses
     }
