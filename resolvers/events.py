@@ -17,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from db.ids import new_id
+from db.queries import contacts as contact_q
 from db.queries import events as q
 from db.queries import webhooks as wq
+from db.records import ContactRecord
 from db.types import utcnow
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailed
+from resolvers.representations import contact_json
 
 CONTACT_EVENTS = ("contact.created", "contact.updated", "contact.deleted")
 COMPANY_EVENTS = ("company.created", "company.updated", "company.deleted", "company.restored")
@@ -131,6 +134,53 @@ async def record_event(
     )
     _listen_for_commit(session)
     return event_id
+
+
+async def record_contact_writes(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    before: Mapping[str, ContactRecord],
+    ids: Iterable[str],
+) -> None:
+    """Events for contacts written in bulk (a sync batch), after the write, same transaction.
+
+    ``before`` holds the live records as they were: a contact in it is ``contact.updated``
+    (with its changed fields); one that was not live (new, or revived from a tombstone) is
+    ``contact.created``.
+    """
+    wanted = list(dict.fromkeys(ids))
+    after = await contact_q.get_contacts_by_ids(session, account_id=account_id, ids=wanted)
+    for contact_id in wanted:
+        record = after.get(contact_id)
+        if record is None:
+            continue
+        new = contact_json(record)
+        old = before.get(contact_id)
+        await record_event(
+            session,
+            account_id=account_id,
+            type="contact.created" if old is None else "contact.updated",
+            obj_id=contact_id,
+            version=record.version,
+            data=new,
+            changed_fields=None if old is None else changed_fields(contact_json(old), new),
+        )
+
+
+async def record_contact_removals(
+    session: AsyncSession, *, account_id: str, removed: Mapping[str, ContactRecord]
+) -> None:
+    """``contact.deleted`` (the id only) for contacts a sync just hid; ``removed``: as they were."""
+    for contact_id, record in removed.items():
+        await record_event(
+            session,
+            account_id=account_id,
+            type="contact.deleted",
+            obj_id=contact_id,
+            version=record.version + 1,
+            data={"id": contact_id},
+        )
 
 
 async def record_ping(session: AsyncSession, *, account_id: str, endpoint_id: str) -> str:

@@ -43,7 +43,7 @@ from db.types import utcnow
 from db.uow import UnitOfWork
 from providers.base import Provider, make_provider
 from providers.http import RetryPolicy, Sleep
-from providers.records import ProviderCompany, ProviderContact, SkippedRecord
+from providers.records import ContactItem, ProviderCompany, ProviderContact, SkippedRecord
 from resolvers import events
 from resolvers.context import RequestContext
 from resolvers.errors import Conflict, DomainError, ProviderError, ValidationFailed
@@ -557,10 +557,10 @@ class _Run:
             await self._company_page(company_page)
             self._report("companies")
         buffer: list[ProviderContact] = []
-        async for page in provider.iter_contact_records(self._since("contacts")):
+        pages = _prefetched(provider, provider.iter_contact_records(self._since("contacts")))
+        async for page, repassing in pages:
             self.pages += 1
             # A Freshdesk re-check pass lists rows again: their skips were counted already.
-            repassing = getattr(provider.contact_stats, "repasses", 0) > 0
             if repassing != self.repassing and buffer:
                 await self._contact_batch(buffer)
                 buffer = []
@@ -735,9 +735,19 @@ class _Run:
             if row.deleted_at is not None:
                 tally.revived += 1
             tally.updated += 1
+        before = await contact_q.get_contacts_by_ids(
+            session, account_id=self.account_id, ids=[u["id"] for u in updates]
+        )
         await q.insert_contacts(session, account_id=self.account_id, rows=inserts)
         await q.update_contacts(session, account_id=self.account_id, rows=updates)
         await q.set_contact_tags(session, account_id=self.account_id, tags=tags)
+        # Same transaction: contact.created / contact.updated for every row written.
+        await events.record_contact_writes(
+            session,
+            account_id=self.account_id,
+            before=before,
+            ids=[r["id"] for r in inserts] + [u["id"] for u in updates],
+        )
         delta = tally.created + tally.revived
         if delta:
             await contact_q.bump_contact_count(session, account_id=self.account_id, delta=delta)
@@ -919,8 +929,14 @@ class _Run:
         for start in range(0, len(ids), self.options.batch_size):
             chunk = {cid: deletes[cid] for cid in ids[start : start + self.options.batch_size]}
             async with self._batch() as session:
+                live = await contact_q.get_contacts_by_ids(
+                    session, account_id=self.account_id, ids=list(chunk)
+                )
                 count = await q.tombstone_contacts(
                     session, account_id=self.account_id, reasons=chunk, now=utcnow()
+                )
+                await events.record_contact_removals(
+                    session, account_id=self.account_id, removed=live
                 )
                 if count:
                     await contact_q.bump_contact_count(
@@ -938,6 +954,49 @@ class _Run:
                 self.companies.unlinked_contacts += await q.clear_company_links(
                     session, account_id=self.account_id, company_ids=company_ids, now=now
                 )
+
+
+#: Pages fetched ahead while the previous ones are written (bounded: memory stays flat).
+PREFETCH_PAGES = 2
+
+
+async def _prefetched(
+    provider: Provider, pages: AsyncIterator[list[ContactItem]]
+) -> AsyncIterator[tuple[list[ContactItem], bool]]:
+    """Read the provider's pages in a task of their own, a few ahead of the writer.
+
+    Each page comes with whether the client was already re-listing (Freshdesk's re-check
+    pass) when it produced it. An error of the listing is raised here, in order.
+    """
+    queue: asyncio.Queue[tuple[list[ContactItem], bool] | BaseException | None] = asyncio.Queue(
+        PREFETCH_PAGES
+    )
+
+    async def produce() -> None:
+        try:
+            async for page in pages:
+                repassing = getattr(provider.contact_stats, "repasses", 0) > 0
+                await queue.put((page, repassing))
+        except Exception as exc:
+            await queue.put(exc)
+        else:
+            await queue.put(None)
+
+    producer = asyncio.create_task(produce(), name="sync-prefetch")
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        producer.cancel()
+        with suppress(asyncio.CancelledError):
+            await producer
+        with suppress(Exception):
+            await pages.aclose()  # type: ignore[attr-defined]
 
 
 def _unchanged(row: LinkedContact, item: ProviderContact, values: Mapping[str, Any]) -> bool:
