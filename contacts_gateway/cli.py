@@ -131,6 +131,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # Workers import the whole app before they answer the supervisor's ping; on a busy
+        # host that takes longer than uvicorn's 5 s default, which kills them in a loop.
+        timeout_worker_healthcheck=60,
         log_config=None,
         access_log=False,
         proxy_headers=False,
