@@ -21,7 +21,7 @@ from schema.errors import DomainErrors
 from schema.limits import cost_limiter
 from schema.mutation import Mutation
 from schema.query import Query
-from schema.serial import SerialRootFields
+from schema.serial import SerialRootExecutionContext
 from schema.subscriptions import Subscription
 
 
@@ -54,7 +54,6 @@ def build_schema(
     ]
     extensions: list[Any] = [
         DomainErrors,
-        SerialRootFields,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: AddValidationRules(limit_rules),
@@ -68,6 +67,8 @@ def build_schema(
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     extensions.extend(extra_extensions or [])  # the process's metrics and tracing
     return GatewaySchema(
+        # Root fields run serially (they share the request's session) without a per-field hook.
+        execution_context_class=SerialRootExecutionContext,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

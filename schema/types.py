@@ -158,6 +158,10 @@ class Company:
         )
 
 
+def _edges(edge_type: Any, root: Any) -> Any:
+    return [edge_type(cursor=cursor_of(n), node=n) for n in root.nodes]
+
+
 @strawberry.type
 class ContactEdge:
     cursor: str
@@ -172,7 +176,8 @@ class CompanyEdge:
 
 @strawberry.type
 class ContactConnection:
-    edges: list[ContactEdge]
+    # Built only when selected: a cursor per node costs about the whole bench floor per page.
+    edges: list[ContactEdge] = strawberry.field(resolver=lambda root: _edges(ContactEdge, root))
     nodes: list[Contact]
     page_info: PageInfo
     _total: strawberry.Private[int | None]
@@ -184,7 +189,8 @@ class ContactConnection:
 
 @strawberry.type
 class CompanyConnection:
-    edges: list[CompanyEdge]
+    # Built only when selected: a cursor per node costs about the whole bench floor per page.
+    edges: list[CompanyEdge] = strawberry.field(resolver=lambda root: _edges(CompanyEdge, root))
     nodes: list[Company]
     page_info: PageInfo
     _total: strawberry.Private[int | None]
@@ -198,7 +204,6 @@ def connection(conn_type: Any, edge_type: Any, page: Page[Any], has_previous: bo
     """Build a Relay-style connection from a page of records."""
     items = page.items
     return conn_type(
-        edges=[edge_type(cursor=cursor_of(i), node=i) for i in items],
         nodes=items,
         page_info=PageInfo(
             has_next_page=page.has_next,
