@@ -302,7 +302,8 @@ class BackendRun:
             ("short", "jo"),
         ):
             cases.append((f"search_page_{label}", ip.rest_list(ListFilter(search=term), page), 1.5))
-            cases.append((f"search_total_{label}", ip.count(ListFilter(search=term)), 1.0))
+            if label != "short":  # a 2-letter total is a full scan by design: not a case
+                cases.append((f"search_total_{label}", ip.count(ListFilter(search=term)), 1.0))
         tags = ListFilter(tags=[bench_data.COMMON_TAG])
         cases += [
             ("tag_total", ip.count(tags), 1.0),
@@ -546,7 +547,7 @@ def print_table(entries: list[Entry]) -> None:
             "" if e.rps is None else f"{e.rps:.0f}",
             str(e.n or ""),
         )
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 def run(
