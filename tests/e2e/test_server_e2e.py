@@ -264,7 +264,9 @@ def test_reference_curl_examples_against_serve(
             assert response.status_code == status, (method, path, response.text)
             if status != 204:
                 payload = response.json()
-                if (method == "GET" and "?" in path) or path.endswith(("/activity", "/attachments")):
+                if (method == "GET" and "?" in path) or path.endswith(
+                    ("/activity", "/attachments")
+                ):
                     assert set(payload) >= {"data", "total", "limit", "offset"}, payload
             if path.startswith("/api/v2/contacts?"):
                 assert [c["name"] for c in payload["data"]] == ["Jane Smith"]
