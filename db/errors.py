@@ -51,3 +51,23 @@ def is_retryable(exc: DBAPIError) -> bool:
 def is_timeout(exc: DBAPIError) -> bool:
     """PostgreSQL cancelled a statement (statement_timeout) or gave up waiting for a lock."""
     return sqlstate_of(exc) in TIMEOUT_SQLSTATES
+
+
+def is_invalid_text(exc: DBAPIError) -> bool:
+    """PostgreSQL refused a string it cannot store (a NUL character): the input was bad."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"22021", "22P05"} or "invalid byte sequence" in str(exc.orig)
+
+
+#: What a client is told when :func:`is_invalid_text` is true.
+INVALID_TEXT_MESSAGE = "text must not contain NUL (\\u0000) characters"
+
+
+def is_disk_full(exc: DBAPIError) -> bool:
+    """The database cannot grow: SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code == "53100" or "database or disk is full" in str(exc.orig)
+
+
+#: What a client is told when :func:`is_disk_full` is true (503 + Retry-After).
+DISK_FULL_MESSAGE = "the database is out of space; nothing was written. Retry later"

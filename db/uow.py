@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.engine import WRITE_TRANSACTION, is_sqlite
+from db.engine import WRITE_TRANSACTION, is_sqlite, write_gate
 
 
 class UnitOfWork:
@@ -21,6 +24,7 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._writing = False
         self._sqlite = is_sqlite(str(engine.url))
+        self._gate: asyncio.Lock | None = None
 
     async def reader(self) -> AsyncSession:
         """The request's session, for reading."""
@@ -37,10 +41,35 @@ class UnitOfWork:
             await self._session.close()
             self._session = None
         if self._session is None:
+            await self._enter_gate()
             self._session = self._open(write=True)
             self._writing = True
-            await self._session.connection(execution_options=WRITE_TRANSACTION)
+            try:
+                await self._session.connection(execution_options=WRITE_TRANSACTION)
+            except BaseException:
+                await self.close()
+                raise
         return self._session
+
+    async def _enter_gate(self) -> None:
+        """SQLite: queue behind this process's other writers (see db.engine.write_gate)."""
+        gate = write_gate(self.engine)
+        if gate is None or self._gate is not None:
+            return
+        lock, timeout = gate
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout)
+        except TimeoutError:
+            # The same failure SQLite reports when its busy timeout runs out (→ 503).
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            ) from None
+        self._gate = lock
+
+    def _leave_gate(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+            self._gate = None
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[AsyncSession]:
@@ -62,17 +91,26 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Commit what was written, if anything."""
-        if self._session is not None:
-            await self._session.commit()
+        try:
+            if self._session is not None:
+                await self._session.commit()
+        finally:
+            self._leave_gate()
 
     async def rollback(self) -> None:
         """Throw away everything this unit of work did."""
-        if self._session is not None:
-            await self._session.rollback()
+        try:
+            if self._session is not None:
+                await self._session.rollback()
+        finally:
+            self._leave_gate()
 
     async def close(self) -> None:
         """Release the connection."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        try:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+        finally:
+            self._leave_gate()
             self._writing = False

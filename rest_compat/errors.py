@@ -10,7 +10,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from db.errors import is_lock_timeout, is_retryable, is_timeout
+from db.errors import (
+    DISK_FULL_MESSAGE,
+    INVALID_TEXT_MESSAGE,
+    is_disk_full,
+    is_invalid_text,
+    is_lock_timeout,
+    is_retryable,
+    is_timeout,
+)
 from resolvers.errors import (
     DomainError,
     FieldError,
@@ -60,6 +68,9 @@ def install_error_handlers(app: FastAPI) -> None:
         error: DomainError
         if exc.status_code == 404:
             error = NotFound(f"no route for {request.url.path}")
+        elif exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): bad input → 422.
+            error = ValidationFailed("body: the body is not valid JSON", field="body")
         else:
             error = DomainError(str(exc.detail))
             error.status = exc.status_code
@@ -73,6 +84,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_database_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DBAPIError)
         request_id = request_id_of(request)
+        if is_invalid_text(exc):
+            return problem_response(ValidationFailed(INVALID_TEXT_MESSAGE), request_id)
+        if is_disk_full(exc):
+            log.error("database full (request_id=%s): %s", request_id, exc.orig)
+            full = Unavailable(DISK_FULL_MESSAGE, headers={"Retry-After": "60"})
+            return problem_response(full, request_id)
         if (
             (isinstance(exc, OperationalError) and is_lock_timeout(exc))
             or is_retryable(exc)

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 
-from resolvers.errors import DomainError
+from db.errors import DISK_FULL_MESSAGE, INVALID_TEXT_MESSAGE, is_disk_full, is_invalid_text
+from resolvers.errors import DomainError, Unavailable, ValidationFailed
 
 log = logging.getLogger("contacts_gateway.graphql")
 _CAMEL = re.compile(r"_([a-z])")
@@ -61,6 +63,10 @@ def _masked(error: GraphQLError, request_id: str) -> GraphQLError:
 def map_error(error: GraphQLError, request_id: str) -> GraphQLError:
     """The client-facing form of one GraphQL error."""
     original = error.original_error
+    if isinstance(original, DBAPIError) and is_invalid_text(original):
+        original = ValidationFailed(INVALID_TEXT_MESSAGE)  # e.g. a NUL in an id (PostgreSQL)
+    elif isinstance(original, DBAPIError) and is_disk_full(original):
+        original = Unavailable(DISK_FULL_MESSAGE)
     if isinstance(original, DomainError):
         return _domain_error(error, original)
     if original is None or isinstance(original, GraphQLError):

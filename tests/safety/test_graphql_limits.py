@@ -48,9 +48,14 @@ async def test_aliases_are_counted_through_fragments(client_with: ClientMaker, k
     fragment = "fragment F on Query { " + " ".join(f"a{i}: __typename" for i in range(6)) + " }"
     once = await _gql(client, key, "query { ...F } " + fragment)
     assert "errors" not in once
-    twice = await _gql(client, key, "query { ...F ... on Query { ...G } } " + fragment.replace(
-        "fragment F", "fragment G"
-    ) + " " + fragment)
+    twice = await _gql(
+        client,
+        key,
+        "query { ...F ... on Query { ...G } } "
+        + fragment.replace("fragment F", "fragment G")
+        + " "
+        + fragment,
+    )
     assert twice["errors"][0]["extensions"]["code"] == "validation_failed"
     assert "aliases" in twice["errors"][0]["message"].lower()
 
@@ -65,9 +70,10 @@ async def test_depth_and_tokens(client_with: ClientMaker, key: str) -> None:
 
 async def test_production_switch(client_with: ClientMaker, key: str) -> None:
     dev = await client_with()
-    assert "Did you mean" in (await _gql(dev, key, "{ contactz { totalCount } }"))["errors"][0][
-        "message"
-    ]
+    assert (
+        "Did you mean"
+        in (await _gql(dev, key, "{ contactz { totalCount } }"))["errors"][0]["message"]
+    )
     prod = await client_with(production=True)
     typo = await _gql(prod, key, "{ contactz { totalCount } }")
     assert "Did you mean" not in typo["errors"][0]["message"]

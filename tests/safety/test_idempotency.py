@@ -81,7 +81,9 @@ async def test_keys_are_scoped_to_the_api_key(api: Api, other_api: Api, make_key
     b = await same_account.post(
         "/api/v2/contacts", json={"name": "A"}, headers={"Idempotency-Key": "k"}
     )
-    c = await other_api.post("/api/v2/contacts", json={"name": "A"}, headers={"Idempotency-Key": "k"})
+    c = await other_api.post(
+        "/api/v2/contacts", json={"name": "A"}, headers={"Idempotency-Key": "k"}
+    )
     assert a.status_code == b.status_code == c.status_code == 201
     assert len({a.json()["id"], b.json()["id"], c.json()["id"]}) == 3
 
@@ -120,7 +122,9 @@ async def test_concurrent_duplicates_create_one_contact(api: Api, engine: AsyncE
     assert {v for s, v in results if s == 409} <= {"conflict"}
     assert await _count(engine, "contact") == 1
     # Once the first has committed every retry replays it.
-    late = await api.post("/api/v2/contacts", json={"name": "Dup"}, headers={"Idempotency-Key": "same"})
+    late = await api.post(
+        "/api/v2/contacts", json={"name": "Dup"}, headers={"Idempotency-Key": "same"}
+    )
     assert late.status_code == 201 and late.json()["id"] in created_ids
 
 

@@ -42,7 +42,9 @@ async def test_etag_and_if_match(api: Api, engine: AsyncEngine, kind: str) -> No
 
 
 async def test_if_match_on_a_missing_object_is_404(api: Api) -> None:
-    r = await api.patch("/api/v2/contacts/ct_missing", json={"name": "x"}, headers={"If-Match": '"1"'})
+    r = await api.patch(
+        "/api/v2/contacts/ct_missing", json={"name": "x"}, headers={"If-Match": '"1"'}
+    )
     assert_problem(r, 404, "not_found")
 
 

@@ -46,11 +46,11 @@ async def test_sqlite_busy_past_the_busy_timeout_is_503_then_retry_succeeds(
 ) -> None:
     if dialect != "sqlite":
         pytest.skip("SQLite's write lock and busy timeout (PostgreSQL: see the timeout test)")
+    import httpx
+
     from contacts_gateway.app import create_app
     from contacts_gateway.settings import Settings
     from db.engine import make_engine
-
-    import httpx
 
     engine = make_engine(database_url, busy_timeout_ms=200)
     app = create_app(
