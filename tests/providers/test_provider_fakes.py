@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import httpx
@@ -13,13 +12,11 @@ from providers.fake_server import FRESHDESK_API_KEY, build_fake
 from providers.fake_testing import RunningFake
 
 
-def test_generating_100k_contacts_is_fast_and_deterministic() -> None:
-    started = time.perf_counter()
-    store = build_fake("freshdesk", 100_000, seed=5).store
-    elapsed = time.perf_counter() - started
+def test_generating_contacts_is_deterministic_by_seed() -> None:
+    # Generation speed is measured by bench/sync_100k.py, never asserted in the test run.
+    store = build_fake("freshdesk", 10_000, seed=5).store
     assert isinstance(store, FreshdeskStore)
-    assert len(store.contacts) == 100_000
-    assert elapsed < 6.0, f"generation took {elapsed:.1f}s"
+    assert len(store.contacts) == 10_000
 
     def contact_777(seed: int) -> FdContact:
         small = build_fake("freshdesk", 1_000, seed=seed).store
