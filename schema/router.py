@@ -69,7 +69,7 @@ class GatewayGraphQLRouter(GraphQLRouter[Any, Any]):
 
     ide_options: IdeOptions = IdeOptions()
 
-    async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from the vendored assets (Strawberry's default page loads them from a CDN)."""
         return HTMLResponse(graphiql_html(self.ide_options))
 
