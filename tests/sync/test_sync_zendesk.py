@@ -23,8 +23,8 @@ def live_end_users(fake: RunningFake) -> dict[str, ProviderContact]:
 async def test_empty_page_before_end_of_stream_does_not_stop_the_export(
     api: Api, start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
 ) -> None:
-    # Every 2nd page of the cursor export is [] with end_of_stream false.
-    zd = start_fake("zendesk", contacts=1200, empty_page_every=2)
+    # Every 2nd page of the cursor export is [] with end_of_stream false (1000 a page).
+    zd = start_fake("zendesk", contacts=1001, empty_page_every=2)
     await configure(api, zd)
     run = await sync(api)
     assert run["status"] == "completed", run
