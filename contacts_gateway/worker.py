@@ -24,6 +24,7 @@ import httpx
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contacts_gateway import metrics
 from contacts_gateway.pubsub import EventHub
 from contacts_gateway.settings import Settings
 from db.ids import new_id
@@ -302,6 +303,10 @@ class DeliveryWorker:
             delivery.attempts,
             "delivered" if error is None else error,
             extra={"endpoint_id": delivery.endpoint_id, "duration_ms": duration_ms},
+        )
+        metrics.webhook_attempted(
+            str(values.get("status", "failed")),
+            (now - delivery.event_created_at).total_seconds() if error is None else None,
         )
 
 

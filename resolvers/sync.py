@@ -44,7 +44,7 @@ from db.uow import UnitOfWork
 from providers.base import Provider, make_provider
 from providers.http import RetryPolicy, Sleep
 from providers.records import ContactItem, ProviderCompany, ProviderContact, SkippedRecord
-from resolvers import events
+from resolvers import events, observability
 from resolvers.context import RequestContext
 from resolvers.errors import Conflict, DomainError, ProviderError, ValidationFailed
 from resolvers.scopes import CONFIG_READ, CONFIG_WRITE
@@ -528,6 +528,17 @@ class _Run:
             record = await q.get_run(session, account_id=self.account_id, run_id=self.id)
             assert record is not None
             await _record_event(session, self.account_id, record)
+        observability.sync_run_finished(
+            self.kind,
+            status,
+            {
+                "created": self.created,
+                "updated": self.updated,
+                "skipped": self.skipped,
+                "deleted": self.deleted,
+                "failed": self.failed,
+            },
+        )
         return record
 
     # -- the run ---------------------------------------------------------------------------

@@ -152,3 +152,28 @@ async def test_metrics_token_is_required_when_set(
     if status == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert "contacts_gateway_" not in response.text
+
+
+async def test_a_real_sync_run_is_counted(api: Api, client: httpx.AsyncClient) -> None:
+    from providers.fake_testing import running_fake
+
+    before = await scrape(client)
+    with running_fake("freshdesk", contacts=5) as fake:
+        configured = await api.put("/api/v1/contacts/settings", json={"provider": fake.config()})
+        assert configured.status_code == 200, configured.text
+        run = await api.post("/api/v1/contacts/sync?mode=full")
+    assert run.status_code == 200, run.text
+    assert run.json()["status"] == "completed" and run.json()["created"] == 5
+    text = await scrape(client)
+    runs = "contacts_gateway_sync_runs_total"
+    records = "contacts_gateway_sync_records_total"
+    assert (
+        sample(text, runs, provider="freshdesk", status="completed")
+        - sample(before, runs, provider="freshdesk", status="completed")
+        == 1
+    )
+    assert (
+        sample(text, records, provider="freshdesk", outcome="created")
+        - sample(before, records, provider="freshdesk", outcome="created")
+        == 5
+    )
