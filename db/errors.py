@@ -53,6 +53,15 @@ def is_timeout(exc: DBAPIError) -> bool:
     return sqlstate_of(exc) in TIMEOUT_SQLSTATES
 
 
+def is_busy(exc: DBAPIError) -> bool:
+    """Worth a retry later (503): SQLite lock wait ran out, PostgreSQL timeout or abort."""
+    lock_timeout = isinstance(exc, OperationalError) and is_lock_timeout(exc)
+    return lock_timeout or is_retryable(exc) or is_timeout(exc)
+
+
+BUSY_MESSAGE = "the database is busy; retry shortly"
+
+
 def is_invalid_text(exc: DBAPIError) -> bool:
     """PostgreSQL refused a string it cannot store (a NUL character): the input was bad."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)

@@ -11,7 +11,14 @@ from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 
-from db.errors import DISK_FULL_MESSAGE, INVALID_TEXT_MESSAGE, is_disk_full, is_invalid_text
+from db.errors import (
+    BUSY_MESSAGE,
+    DISK_FULL_MESSAGE,
+    INVALID_TEXT_MESSAGE,
+    is_busy,
+    is_disk_full,
+    is_invalid_text,
+)
 from resolvers.errors import DomainError, Unavailable, ValidationFailed
 
 log = logging.getLogger("contacts_gateway.graphql")
@@ -67,6 +74,8 @@ def map_error(error: GraphQLError, request_id: str) -> GraphQLError:
         original = ValidationFailed(INVALID_TEXT_MESSAGE)  # e.g. a NUL in an id (PostgreSQL)
     elif isinstance(original, DBAPIError) and is_disk_full(original):
         original = Unavailable(DISK_FULL_MESSAGE)
+    elif isinstance(original, DBAPIError) and is_busy(original):
+        original = Unavailable(BUSY_MESSAGE)  # as REST's 503: SQLite busy, PostgreSQL timeout
     if isinstance(original, DomainError):
         return _domain_error(error, original)
     if original is None or isinstance(original, GraphQLError):

@@ -295,6 +295,11 @@ async def test_sqlite_busy_beyond_busy_timeout_is_503(
             assert busy.headers["retry-after"] == "1"
             assert busy.headers["content-type"].startswith("application/problem+json")
             assert busy.json()["code"] == "unavailable"
+            gql = await api.post(
+                "/graphql",
+                json={"query": 'mutation { createContact(input: {name: "G"}) { id } }'},
+            )
+            assert gql.json()["errors"][0]["extensions"]["code"] == "unavailable", gql.text
             # Reads are not blocked by a writer in WAL mode.
             assert (await api.get("/api/v2/contacts")).status_code == 200
             holder.execute("ROLLBACK")
