@@ -162,7 +162,10 @@ async def update_sync_settings(
         else:
             stored = None
             if current is not None and current.provider_secret is not None:
-                stored = decrypt_config(secret_key, current.provider_secret)
+                try:
+                    stored = decrypt_config(secret_key, current.provider_secret)
+                except Conflict:
+                    stored = None  # stored under another server key: the new settings replace it
             config = await _checked_provider(body.provider, stored, allow_private_urls)
             values.update(
                 provider_type=config["type"],

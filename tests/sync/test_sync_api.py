@@ -302,3 +302,16 @@ async def test_a_run_longer_than_the_wait_answers_202_running_and_finishes(
         await asyncio.sleep(0.02)
     assert history[0]["id"] == run_id and history[0]["status"] == "completed"
     assert history[0]["created"] == 1
+
+
+async def test_credentials_stored_under_another_server_key(
+    api: Api, app: Any, start_fake: Callable[..., RunningFake], vsleep: VirtualSleep
+) -> None:
+    fake = start_fake("freshdesk")
+    await configure(api, fake)
+    app.state.sync_options = replace(app.state.sync_options, secret_key=b"A" * 43 + b"=")
+    response = await api.post("/api/v1/contacts/sync")
+    assert response.status_code == 409
+    assert "CONTACTS_GATEWAY_SECRET_KEY" in response.json()["detail"]
+    await configure(api, fake)  # entering the credentials again fixes it
+    assert (await sync(api))["status"] == "completed"
