@@ -360,3 +360,28 @@ async def test_companies_are_synced_linked_and_cleared_when_deleted_upstream(
     contacts = {c["name"]: c for c in await all_contacts(api)}
     assert contacts["Ann"]["company_id"] is None
     assert contacts["Bob"]["company_id"] == companies["Other"]["id"]
+
+
+async def test_a_429_storm_beyond_the_waiting_budget_fails_the_run(
+    api: Api, fd: RunningFake, vsleep: VirtualSleep
+) -> None:
+    populate(fd, 150)
+    await configure(api, fd)
+    fd.faults.inject("429", retry_after="400", times=None, path="/api/v2/contacts", after=2)
+    run = await sync(api)
+    assert run["status"] == "failed"
+    assert "Freshdesk: gave up after" in run["error"] and "budget" in run["error"]
+    assert sum(vsleep.waits) <= 900  # the default cap on total waiting
+    assert run["created"] == 0 and await contact_total(api) == 0
+    assert (await api.get("/api/v1/contacts/settings")).json()["last_synced_at"] is None
+
+
+async def test_a_connection_reset_mid_page_is_retried(
+    api: Api, fd: RunningFake, vsleep: VirtualSleep
+) -> None:
+    populate(fd, 250)
+    await configure(api, fd)
+    fd.faults.inject("reset", path="/api/v2/contacts", after=3)
+    run = await sync(api)
+    assert run["status"] == "completed", run
+    assert run["created"] == 250 and run["stats"]["retries"] == 1
