@@ -40,8 +40,12 @@ class RetryTransactions:
         self.no_replay = no_replay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.no_replay is not None and self.no_replay(scope)):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.no_replay is not None and self.no_replay(scope):
+            # One attempt all the same: an aborted transaction must not commit half its work.
+            await self._attempt(scope, receive, send, None, last=True)
             return
         received: list[Message] = []
         for number in range(1, self.policy.attempts + 1):
@@ -58,14 +62,25 @@ class RetryTransactions:
             await asyncio.sleep(self.policy.delay(number))
 
     async def _attempt(
-        self, scope: Scope, receive: Receive, send: Send, received: list[Message], *, last: bool
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        received: list[Message] | None,
+        *,
+        last: bool,
     ) -> bool:
-        """One run of the app; False when it must run again (nothing was sent)."""
+        """One run of the app; False when it must run again (nothing was sent).
+
+        ``received`` records the request's messages for the next attempt (None: no record).
+        """
         position = 0
         mode = "undecided"  # then "pass" (send through) or "drop" (discard this attempt)
 
         async def replaying_receive() -> Message:
             nonlocal position
+            if received is None:
+                return await receive()
             if position < len(received):
                 message = received[position]
             else:
