@@ -155,3 +155,15 @@ async def test_scopes(api: Api, reader: Api, writer: Api, anonymous: Api) -> Non
     assert_problem(await anonymous.post(url, json=item), 401, "unauthenticated")
     assert (await writer.post(url, json=item)).status_code == 201
     assert (await reader.get(url)).json()["total"] == 1
+
+
+async def test_new_routes_are_in_the_openapi_document(api: Api) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    assert set(paths["/api/v2/contacts/{contact_id}/activity"]) == {"get", "post"}
+    upload = paths["/api/v2/contacts/{contact_id}/attachments"]
+    assert set(upload) == {"get", "post"}
+    form = upload["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["file"] and set(form["properties"]) == {"file", "activity_id"}
+    assert set(paths["/api/v2/attachments/{attachment_id}/content"]) == {"get"}
+    assert set(paths["/api/v2/custom-fields"]) == {"get", "post"}
+    assert set(paths["/api/v2/custom-fields/{key}"]) == {"get", "patch", "delete"}

@@ -251,3 +251,4 @@ async def test_nested_activity_runs_a_constant_number_of_statements(
     assert all(len(n["activity"]["nodes"][1]["attachments"]) == 1 for n in with_files)
     assert counts[5] == counts[50], counts
     assert counts[50] <= 12, counts
+    print(f"statements for 5 and 50 contacts: {counts}")
