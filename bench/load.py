@@ -182,10 +182,18 @@ def main() -> int:
         stats = Stats()
         started = time.monotonic()
 
+        samples: list[int] = []
+
+        async def sample_rss(end: float) -> None:
+            while time.monotonic() < end:
+                samples.append(_rss_kib(server.pid))
+                await asyncio.sleep(max(1.0, args.seconds / 10))
+
         async def run() -> None:
             end = time.monotonic() + args.seconds
             await asyncio.gather(
-                *(_client(base_url, key, end, ledgers[i], stats, i) for i in range(args.clients))
+                sample_rss(end),
+                *(_client(base_url, key, end, ledgers[i], stats, i) for i in range(args.clients)),
             )
 
         asyncio.run(run())
@@ -210,6 +218,7 @@ def main() -> int:
     )
     print(f"  ledger          {checked} acknowledged writes checked, {mismatches} mismatches")
     print(f"  server RSS MiB  start {rss_start / 1024:.1f}  end {rss_end / 1024:.1f}")
+    print("  RSS samples     " + " ".join(f"{kib / 1024:.0f}" for kib in samples))
     ok = server_errors == 0 and mismatches == 0 and not stats.errors
     print("  result          " + ("OK" if ok else "FAILED"))
     return 0 if ok else 1

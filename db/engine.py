@@ -77,6 +77,10 @@ _WRITE_GATES: weakref.WeakKeyDictionary[sa.Engine, tuple[asyncio.Lock, float]] =
 )
 
 
+#: Longest wait in this process's writer queue before "database is locked" (→ 503).
+WRITE_QUEUE_SECONDS = 30.0
+
+
 def write_gate(engine: AsyncEngine) -> tuple[asyncio.Lock, float] | None:
     """The SQLite engine's writer gate and how long to wait for it (None on PostgreSQL)."""
     return _WRITE_GATES.get(engine.sync_engine)
@@ -88,7 +92,12 @@ def _sqlite_engine(url: str, *, busy_timeout_ms: int, echo: bool) -> AsyncEngine
         echo=echo,
         connect_args={"timeout": busy_timeout_ms / 1000},
     )
-    _WRITE_GATES[engine.sync_engine] = (asyncio.Lock(), busy_timeout_ms / 1000)
+    # Writers of this process wait in the queue up to WRITE_QUEUE_SECONDS (the request
+    # timeout bounds a request anyway); another process's lock is SQLite's busy timeout.
+    _WRITE_GATES[engine.sync_engine] = (
+        asyncio.Lock(),
+        max(busy_timeout_ms / 1000, WRITE_QUEUE_SECONDS),
+    )
 
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
