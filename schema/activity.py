@@ -3,7 +3,7 @@ custom field definitions, and the mutations (mixed into the root Query and Mutat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -148,83 +148,77 @@ def _read(info: Info) -> Any:
     return context_of(info).loaders._read
 
 
-def activity_attachments_loader(info: Info) -> DataLoader[str, list[AttachmentRecord]]:
-    """Attachments of activity items, one statement per batch."""
+def _batched(
+    info: Info,
+    name: str,
+    fetch: Callable[[AsyncSession, str, Sequence[str]], Awaitable[dict[str, Any]]],
+    missing: Callable[[], Any],
+) -> DataLoader[str, Any]:
+    """A per-request loader ``name``: one ``fetch`` (one statement) per batch of keys."""
     read = _read(info)
 
-    def factory() -> DataLoader[str, list[AttachmentRecord]]:
-        async def load(ids: Sequence[str]) -> list[list[AttachmentRecord]]:
-            async def run(session: AsyncSession, account_id: str) -> Any:
-                return await attachment_q.attachments_of_activities(
-                    session, account_id=account_id, activity_ids=ids
-                )
+    def factory() -> DataLoader[str, Any]:
+        async def load(ids: Sequence[str]) -> list[Any]:
+            async def run(session: AsyncSession, account_id: str) -> dict[str, Any]:
+                return await fetch(session, account_id, ids)
 
             found = await read(run)
-            return [found.get(i, []) for i in ids]
+            return [found.get(i, missing()) for i in ids]
 
         return DataLoader(load)
 
-    return context_of(info).loaders.extra("activity_attachments", factory)
+    return context_of(info).loaders.extra(name, factory)
+
+
+def activity_attachments_loader(info: Info) -> DataLoader[str, list[AttachmentRecord]]:
+    """Attachments of activity items, one statement per batch."""
+    return _batched(
+        info,
+        "activity_attachments",
+        lambda session, account_id, ids: attachment_q.attachments_of_activities(
+            session, account_id=account_id, activity_ids=ids
+        ),
+        list,
+    )
 
 
 def contact_attachments_loader(info: Info) -> DataLoader[str, list[AttachmentRecord]]:
     """All attachments of contacts, one statement per batch."""
-    read = _read(info)
-
-    def factory() -> DataLoader[str, list[AttachmentRecord]]:
-        async def load(ids: Sequence[str]) -> list[list[AttachmentRecord]]:
-            async def run(session: AsyncSession, account_id: str) -> Any:
-                return await attachment_q.attachments_of_contacts(
-                    session, account_id=account_id, contact_ids=ids
-                )
-
-            found = await read(run)
-            return [found.get(i, []) for i in ids]
-
-        return DataLoader(load)
-
-    return context_of(info).loaders.extra("contact_attachments", factory)
+    return _batched(
+        info,
+        "contact_attachments",
+        lambda session, account_id, ids: attachment_q.attachments_of_contacts(
+            session, account_id=account_id, contact_ids=ids
+        ),
+        list,
+    )
 
 
 def activity_count_loader(info: Info) -> DataLoader[str, int]:
     """Timeline lengths of contacts, one statement per batch."""
-    read = _read(info)
-
-    def factory() -> DataLoader[str, int]:
-        async def load(ids: Sequence[str]) -> list[int]:
-            async def run(session: AsyncSession, account_id: str) -> Any:
-                return await activity_q.count_activity_of_contacts(
-                    session, account_id=account_id, contact_ids=ids
-                )
-
-            found = await read(run)
-            return [found.get(i, 0) for i in ids]
-
-        return DataLoader(load)
-
-    return context_of(info).loaders.extra("activity_count", factory)
+    return _batched(
+        info,
+        "activity_count",
+        lambda session, account_id, ids: activity_q.count_activity_of_contacts(
+            session, account_id=account_id, contact_ids=ids
+        ),
+        int,
+    )
 
 
 def contact_activity_loader(
     info: Info, limit: int, after: Keyset | None
 ) -> DataLoader[str, list[ActivityRecord]]:
     """The first ``limit`` timeline items of contacts, batched per (page size, cursor)."""
-    read = _read(info)
-
-    def factory() -> DataLoader[str, list[ActivityRecord]]:
-        async def load(ids: Sequence[str]) -> list[list[ActivityRecord]]:
-            async def run(session: AsyncSession, account_id: str) -> Any:
-                return await activity_q.activity_of_contacts(
-                    session, account_id=account_id, contact_ids=ids, limit=limit, after=after
-                )
-
-            found = await read(run)
-            return [found.get(i, []) for i in ids]
-
-        return DataLoader(load)
-
-    key = f"contact_activity:{limit}:{after.created_at.isoformat() if after else ''}:{after.id if after else ''}"
-    return context_of(info).loaders.extra(key, factory)
+    position = f"{after.created_at.isoformat()}|{after.id}" if after else ""
+    return _batched(
+        info,
+        f"contact_activity:{limit}:{position}",
+        lambda session, account_id, ids: activity_q.activity_of_contacts(
+            session, account_id=account_id, contact_ids=ids, limit=limit, after=after
+        ),
+        list,
+    )
 
 
 async def contact_activity(
