@@ -151,3 +151,27 @@ async def test_a_live_lease_of_another_process_is_409(
     response = await api.post("/api/v1/contacts/sync")
     assert response.status_code == 409
     assert len(await _history(api)) == 1
+
+
+async def test_the_app_lifespan_runs_the_scheduler_when_enabled(
+    api: Api,
+    settings: Any,
+    engine: AsyncEngine,
+    start_fake: Callable[..., RunningFake],
+) -> None:
+    from contacts_gateway.app import create_app
+
+    fake = start_fake("freshdesk")
+    _populate(fake, 4)
+    await configure(api, fake, auto_sync_enabled=True)
+    serving = create_app(
+        settings.model_copy(update={"scheduler_enabled": True, "scheduler_poll_seconds": 0.05}),
+        engine=engine,
+    )
+    async with serving.router.lifespan_context(serving):
+        deadline = asyncio.get_running_loop().time() + 10
+        while not [r for r in await _history(api) if r["status"] == "completed"]:
+            assert asyncio.get_running_loop().time() < deadline, "the lifespan ran no auto-sync"
+            await asyncio.sleep(0.02)
+    history = await _history(api)
+    assert len(history) == 1 and history[0]["trigger"] == "auto"
