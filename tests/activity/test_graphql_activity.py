@@ -252,3 +252,29 @@ async def test_nested_activity_runs_a_constant_number_of_statements(
     assert counts[5] == counts[50], counts
     assert counts[50] <= 12, counts
     print(f"statements for 5 and 50 contacts: {counts}")
+
+
+async def test_graphql_upload_limit_and_erasure(
+    api: Api, limited_api: Api, settings: Settings
+) -> None:
+    contact = await make_contact(api)
+    over = await gql_upload(limited_api, contact["id"], b"a" * 4097, "big.txt")
+    assert codes(over) == ["payload_too_large"]
+    far_over = await limited_api.post(
+        "/graphql",
+        data={
+            "operations": json.dumps(
+                {"query": UPLOAD, "variables": {"c": contact["id"], "f": None}}
+            ),
+            "map": json.dumps({"0": ["variables.f"]}),
+        },
+        files={"0": ("big.txt", b"a" * 200_000)},
+    )
+    assert far_over.status_code == 413
+    assert blob_files(settings) == []
+    stored = (await gql_upload(limited_api, contact["id"], b"a" * 4096, "ok.txt"))["data"]
+    assert stored["uploadAttachment"]["size"] == 4096
+    assert len(blob_files(settings)) == 1
+    erased = await api.gql("mutation($id: ID!) { deleteContact(id: $id) }", {"id": contact["id"]})
+    assert erased["data"] == {"deleteContact": contact["id"]}
+    assert blob_files(settings) == []
