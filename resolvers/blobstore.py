@@ -42,6 +42,8 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 _HEAD = 16
 #: Control characters that do not occur in text (TAB, LF, FF, CR and ESC are allowed).
 _BINARY_CONTROLS = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
+#: Every other byte: ``chunk.translate(None, _NOT_CONTROL)`` keeps only the controls (in C).
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _BINARY_CONTROLS)
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -68,7 +70,7 @@ class Sniffer:
             self._head += chunk[: _HEAD - len(self._head)]
         if not self._text:
             return
-        if any(b in _BINARY_CONTROLS for b in chunk):
+        if chunk.translate(None, _NOT_CONTROL):
             self._text = False
             return
         try:
