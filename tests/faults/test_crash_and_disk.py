@@ -25,7 +25,7 @@ from tests.rest._support import assert_problem
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore")]
 
 CREATES = 1_000
-KILL_AFTER = 100  # acknowledged creates before the SIGKILL (the rest are in flight or queued)
+KILL_AFTER = 50  # acknowledged creates before the SIGKILL (the rest are in flight or queued)
 
 
 def _sqlite_only(dialect: str) -> None:

@@ -12,7 +12,7 @@ from contacts_gateway.app import create_app
 from contacts_gateway.settings import Settings
 
 #: Examples per operation; scripts/fuzz-long raises it (env CONTACTS_GATEWAY_FUZZ_EXAMPLES).
-FUZZ_EXAMPLES = int(os.environ.get("CONTACTS_GATEWAY_FUZZ_EXAMPLES", "5"))
+FUZZ_EXAMPLES = int(os.environ.get("CONTACTS_GATEWAY_FUZZ_EXAMPLES", "3"))
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from resolvers.scopes import ALL_SCOPES
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
-EXAMPLES = int(os.environ.get("CONTACTS_GATEWAY_STATEFUL_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("CONTACTS_GATEWAY_STATEFUL_EXAMPLES", "5"))
 STEPS = int(os.environ.get("CONTACTS_GATEWAY_STATEFUL_STEPS", "12"))
 
 names = st.text(alphabet="abcdefghij XYZ", min_size=1, max_size=12).filter(lambda s: s.strip())
