@@ -6,7 +6,7 @@ The revisions come from the script directory, so revisions added later are cover
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -21,8 +21,7 @@ from contacts_gateway.cli import app as cli_app
 from db.engine import is_sqlite, make_engine
 from db.migrate import alembic_config, upgrade
 from db.types import JSONType, UTCDateTime
-
-EmptyDatabase = Callable[[], Awaitable[str]]
+from tests.conftest import Database
 
 SCRIPT = ScriptDirectory.from_config(alembic_config("sqlite://"))
 HEADS = set(SCRIPT.get_heads())
@@ -38,6 +37,30 @@ PG_TRGM_INDEXES = {
     "ix_company_name_trgm",
     "ix_company_domain_trgm",
 }
+
+
+@pytest.fixture(scope="module")
+async def scratch(
+    database: Database, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """One database for this module's tests, each of which starts by emptying it.
+
+    (Creating and dropping a PostgreSQL database costs a checkpoint each: seconds on a busy
+    host. Emptying is a downgrade to base, which is under test here anyway.)
+    """
+    url = await database.empty_url(tmp_path_factory.mktemp("migrations"))
+    yield url
+    await database.drop_empty(url)
+
+
+@pytest.fixture
+async def empty_engine(scratch: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the scratch database, brought back to no tables at all."""
+    engine = make_engine(scratch)
+    await _alembic(engine, command.downgrade, "base")
+    assert await _tables(engine) <= {"alembic_version"}
+    yield engine
+    await engine.dispose()
 
 
 async def _alembic(engine: AsyncEngine, fn: Callable[..., None], *args: str) -> None:
@@ -149,59 +172,50 @@ async def _search_finds_seed(engine: AsyncEngine) -> None:
         assert rows.scalar_one() == 2
 
 
-async def test_cli_db_upgrade_from_empty(empty_database: EmptyDatabase, dialect: str) -> None:
+async def test_cli_db_upgrade_from_empty(
+    empty_engine: AsyncEngine, scratch: str, dialect: str
+) -> None:
     """`contacts-gateway db upgrade` creates the schema on an empty database (plain URL form)."""
-    url = await empty_database()
     # Operators paste driver-less URLs; the engine picks the async driver itself.
-    plain = url.replace("+asyncpg", "").replace("+aiosqlite", "")
+    plain = scratch.replace("+asyncpg", "").replace("+aiosqlite", "")
     # In-process (a thread: the command runs its own event loop), as the console script would.
     result = await asyncio.to_thread(
         CliRunner().invoke, cli_app, ["db", "upgrade"], env={"CONTACTS_GATEWAY_DATABASE_URL": plain}
     )
     assert result.exit_code == 0, result.output
     assert "Database is at revision" in result.stdout
-    engine = make_engine(url)
-    try:
-        assert await _heads(engine) == HEADS
-        assert {"account", "api_key", "company", "contact"} <= await _tables(engine)
-    finally:
-        await engine.dispose()
+    assert await _heads(empty_engine) == HEADS
+    assert {"account", "api_key", "company", "contact"} <= await _tables(empty_engine)
 
 
 @pytest.mark.parametrize("start", REVISIONS)
 async def test_upgrade_from_each_revision(
-    empty_database: EmptyDatabase, dialect: str, start: str
+    empty_engine: AsyncEngine, dialect: str, start: str
 ) -> None:
     """A database at any earlier revision, with data, upgrades to heads and keeps its rows."""
-    engine = make_engine(await empty_database())
-    try:
-        await upgrade(engine, BASE)
-        await _seed_at_base(engine)
-        await upgrade(engine, start)
-        assert start in await _heads(engine)
-        await upgrade(engine)
-        assert await _heads(engine) == HEADS
-        async with engine.connect() as conn:
-            count = await conn.scalar(sa.text("SELECT count(*) FROM contact"))
-        assert count == 2
-        await _search_finds_seed(engine)
-    finally:
-        await engine.dispose()
+    engine = empty_engine
+    await upgrade(engine, BASE)
+    await _seed_at_base(engine)
+    await upgrade(engine, start)
+    assert start in await _heads(engine)
+    await upgrade(engine)
+    assert await _heads(engine) == HEADS
+    async with engine.connect() as conn:
+        count = await conn.scalar(sa.text("SELECT count(*) FROM contact"))
+    assert count == 2
+    await _search_finds_seed(engine)
 
 
-async def test_downgrade_to_base_and_back(empty_database: EmptyDatabase, dialect: str) -> None:
+async def test_downgrade_to_base_and_back(empty_engine: AsyncEngine, dialect: str) -> None:
     """Every revision's downgrade works: down to nothing, then up again with no drift."""
-    engine = make_engine(await empty_database())
-    try:
-        await upgrade(engine)
-        await _alembic(engine, command.downgrade, "base")
-        assert await _heads(engine) == set()
-        assert await _tables(engine) <= {"alembic_version"}
-        await upgrade(engine)
-        assert await _heads(engine) == HEADS
-        await _assert_no_drift(engine)
-    finally:
-        await engine.dispose()
+    engine = empty_engine
+    await upgrade(engine)
+    await _alembic(engine, command.downgrade, "base")
+    assert await _heads(engine) == set()
+    assert await _tables(engine) <= {"alembic_version"}
+    await upgrade(engine)
+    assert await _heads(engine) == HEADS
+    await _assert_no_drift(engine)
 
 
 async def test_models_match_migrated_schema(engine: AsyncEngine, dialect: str) -> None:
