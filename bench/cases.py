@@ -66,6 +66,24 @@ class SqliteFloor:
         self.con.close()
 
 
+class AiosqliteFloor:
+    """Diagnostic: the floor's SQL through raw aiosqlite (its worker thread, no SQLAlchemy).
+
+    The gap to the floor is the thread hand-off per call, which grows with the host's load.
+    """
+
+    def __init__(self, conn: Any, account_id: str) -> None:
+        self.conn = conn
+        self.sql = FLOOR_SQL.format(p1="?")
+        self.args = (account_id,)
+
+    async def __call__(self) -> bytes:
+        async with self.conn.execute(self.sql, self.args) as cursor:
+            rows = await cursor.fetchall()
+        loads = orjson.loads
+        return orjson.dumps([_floor_dict(tuple(r), loads(r[4]), r[5]) for r in rows])
+
+
 class PostgresFloor:
     """Raw asyncpg: the same page, then orjson."""
 

@@ -23,9 +23,11 @@ PEER_DIR = Path(__file__).resolve().parent / ".peer"
 #: The same page as ours: 100 newest live contacts of the account, with the company name.
 PEER_PAGE = (
     "query Page($account: String!) { allContacts(first: 100, orderBy: [CREATED_AT_DESC, ID_DESC], "
-    "condition: {accountId: $account, deletedAt: null}) { totalCount nodes { id name email phone "
+    "condition: {accountId: $account, deletedAt: null}) { nodes { id name email phone "
     "tags createdAt company: companyByCompanyId { id name } } pageInfo { endCursor hasNextPage } } }"
 )
+#: The same with ``totalCount`` (PostGraphile counts with COUNT(*); ours reads a counter).
+PEER_PAGE_TOTAL = PEER_PAGE.replace("{ nodes {", "{ totalCount nodes {", 1)
 
 
 class PeerUnavailable(Exception):

@@ -21,6 +21,7 @@ from bench import data as bench_data
 from bench.cases import (
     GRAPHQL_GET,
     GRAPHQL_PAGE,
+    AiosqliteFloor,
     InProcess,
     PostgresFloor,
     SqliteFloor,
@@ -319,6 +320,16 @@ class BackendRun:
         for name, fn, budget in cases:
             sample = await measure_async(fn, budget_s=budget)
             self._add(name, sample)
+        if self.backend == "sqlite":
+            import aiosqlite
+
+            async with aiosqlite.connect(sqlite_path(self.p.url)) as conn:
+                raw = AiosqliteFloor(conn, self.p.principal.account_id)
+                self._add(
+                    "diag_raw_aiosqlite_page",
+                    await measure_async(raw, budget_s=1.0),
+                    "the floor's SQL via raw aiosqlite: the cost of the thread hand-off",
+                )
         first = self.samples["graphql_page_company"].median
         deep = self.samples["graphql_cursor_page_500k"]
         self.entries.append(
@@ -436,64 +447,69 @@ class BackendRun:
 
     # -- the PostGraphile peer -------------------------------------------------------------
     def versus_peer(self) -> None:
-        from bench.peer import PEER_PAGE, PeerUnavailable, postgraphile
+        """Ours and PostGraphile side by side: the same page query (no totals), same data."""
+        from bench.peer import PEER_PAGE, PEER_PAGE_TOTAL, PeerUnavailable, postgraphile
 
+        account = self.p.principal.account_id
+        peer_json = {"query": PEER_PAGE, "variables": {"account": account}}
+        ours_json = {"query": GRAPHQL_PAGE, "variables": {}}
+        ours_call = Call("POST", "/graphql", {"X-API-Key": self.p.raw_key}, ours_json)
+        peer_call = Call("POST", "/graphql", {}, peer_json)
         try:
-            with postgraphile(asyncpg_dsn(self.p.url)) as url:
-                call = Call(
-                    "POST",
-                    url,
-                    {},
-                    {"query": PEER_PAGE, "variables": {"account": self.p.principal.account_id}},
-                )
-                with httpx.Client(timeout=30.0) as client:
-                    check = client.post(url, json=call.json).json()
+            with (
+                postgraphile(asyncpg_dsn(self.p.url)) as peer_url,
+                server(self.p.url) as base,
+            ):
+                peer_base = peer_url.rsplit("/graphql", 1)[0]
+                with (
+                    httpx.Client(base_url=peer_base, timeout=60.0) as peer,
+                    httpx.Client(base_url=base, timeout=60.0) as ours,
+                ):
+                    check = peer.post("/graphql", json=peer_json).json()
                     if "errors" in check:
                         raise PeerUnavailable(f"peer query failed: {check['errors']}")
-                    peer_lat = latency(client, call)
-                peer_load = throughput(
-                    url.rsplit("/graphql", 1)[0],
-                    Call("POST", "/graphql", {}, call.json),
-                    seconds=self.http_seconds,
-                )
+                    ours_lat = latency(ours, ours_call)
+                    peer_lat = latency(peer, peer_call)
+                    total_call = Call(
+                        "POST", "/graphql", {}, {**peer_json, "query": PEER_PAGE_TOTAL}
+                    )
+                    peer_total = latency(peer, total_call, min_runs=20, budget_s=1.0)
+                ours_load = throughput(base, ours_call, seconds=self.http_seconds)
+                peer_load = throughput(peer_base, peer_call, seconds=self.http_seconds)
         except PeerUnavailable as exc:
             console.print(f"  [yellow]peer skipped:[/] {exc}")
             self.entries.append(
                 Entry(self.backend, "peer_postgraphile", None, None, None, 0, f"skipped: {exc}")
             )
             return
+        self._add("http_graphql_page_no_total", ours_lat, "ours, the peer's query shape")
         self._add("http_postgraphile_page", peer_lat, "PostGraphile 4, same page and data")
-        self.entries.append(
-            Entry(
-                self.backend,
-                "http_throughput_postgraphile_page",
-                peer_load.p50,
-                peer_load.p90,
-                None,
-                0,
-                peer_load.tool,
-                peer_load.rps,
-            )
+        self._add(
+            "http_postgraphile_page_total",
+            peer_total,
+            "PostGraphile with totalCount (COUNT(*) over the account), 20 runs",
         )
-        ours = self.samples["http_graphql_page_company"]
-        ours_rps = next(e.rps for e in self.entries if e.case == "http_throughput_graphql_page")
-        assert ours_rps
+        for name, t in (("graphql_page_no_total", ours_load), ("postgraphile_page", peer_load)):
+            self.entries.append(
+                Entry(self.backend, f"http_throughput_{name}", t.p50, t.p90, None, 0, t.tool, t.rps)
+            )
+            console.print(f"  {self.backend}: throughput {name:<22} {t.rps:8.1f} req/s ({t.tool})")
         self.entries += [
             Entry(
                 self.backend,
                 "graphql_vs_postgraphile_p50",
                 None,
                 None,
-                ours.median / peer_lat.median,
+                ours_lat.median / peer_lat.median,
                 0,
-                "our GraphQL p50 / PostGraphile p50",
+                "our GraphQL p50 / PostGraphile p50, unloaded",
             ),
             Entry(
                 self.backend,
                 "graphql_vs_postgraphile_rps",
                 None,
                 None,
-                peer_load.rps / ours_rps,
+                peer_load.rps / ours_load.rps,
                 0,
                 "PostGraphile req/s / our GraphQL req/s",
             ),
