@@ -137,31 +137,50 @@ class DeliveryWorker:
         self._wake.set()
 
     async def _loop(self) -> None:
+        """Keep up to ``webhook_concurrency`` endpoints in flight, each served back to back.
+
+        A slow endpoint holds one slot only: the others are claimed as slots free up (a task
+        finishing, new events, or the poll interval for retries coming due).
+        """
+        inflight: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            inflight.discard(task)
+            self._wake.set()
+
         while not self._stopping:
-            try:
-                done = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook worker: a round failed; retrying")
-                done = 0
-            if done == 0 and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), timeout=self.settings.webhook_poll_seconds
-                    )
-                self._wake.clear()
+            self._wake.clear()
+            free = self.settings.webhook_concurrency - len(inflight)
+            if free > 0:
+                try:
+                    claimed = await self._claim(limit=free)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("webhook worker: claiming failed; retrying")
+                    claimed = []
+                for delivery in claimed:
+                    task = asyncio.create_task(self._attempt(delivery))
+                    inflight.add(task)
+                    task.add_done_callback(finished)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), timeout=self.settings.webhook_poll_seconds
+                )
+        if inflight:  # stopping: let the attempts in flight record their outcome
+            await asyncio.gather(*inflight, return_exceptions=True)
 
     async def run_once(self) -> int:
-        """Lease a batch of due deliveries and attempt them; returns how many were attempted."""
-        claimed = await self._claim()
+        """Lease the due deliveries and attempt them (and each endpoint's next ones); returns
+        how many were claimed at first."""
+        claimed = await self._claim(limit=self.settings.webhook_concurrency)
         if claimed:
             await asyncio.gather(*(self._attempt(d) for d in claimed))
         return len(claimed)
 
-    async def _claim(self) -> list[ClaimedDelivery]:
+    async def _claim(self, *, limit: int) -> list[ClaimedDelivery]:
         now = utcnow()
-        lease_until = now + timedelta(seconds=self.settings.webhook_timeout_seconds) + LEASE_MARGIN
+        lease_until = now + self._lease_time()
         uow = UnitOfWork(self.engine)
         try:
             session = await uow.writer()
@@ -170,7 +189,7 @@ class DeliveryWorker:
                 owner=self.owner,
                 now=now,
                 lease_until=lease_until,
-                limit=self.settings.webhook_concurrency,
+                limit=limit,
             )
             await uow.commit()
             return claimed
@@ -181,6 +200,23 @@ class DeliveryWorker:
             await uow.close()
 
     async def _attempt(self, delivery: ClaimedDelivery) -> None:
+        """Send it, then go on with the endpoint's next due delivery while there is one.
+
+        The outcome and the claim of the endpoint's next delivery share one transaction, so
+        a busy endpoint is served back to back without waiting for the rest of the batch.
+        """
+        current: ClaimedDelivery | None = delivery
+        while current is not None:
+            try:
+                current = await self._send(current)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The lease expires and another attempt is made; nothing is lost.
+                log.exception("webhook worker: recording an attempt failed")
+                return
+
+    async def _send(self, delivery: ClaimedDelivery) -> ClaimedDelivery | None:
         assert self._client is not None
         body = build_body(delivery)
         now = utcnow()
@@ -218,7 +254,7 @@ class DeliveryWorker:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:300]
         duration_ms = int((time.perf_counter() - started) * 1000)
-        await self._record(delivery, status, error, duration_ms, retry_after)
+        return await self._record(delivery, status, error, duration_ms, retry_after)
 
     def _next_delay(self, attempts: int, retry_after: float | None) -> float | None:
         """Seconds until the next attempt, or None when the schedule is exhausted."""
@@ -238,7 +274,7 @@ class DeliveryWorker:
         error: str | None,
         duration_ms: int,
         retry_after: float | None,
-    ) -> None:
+    ) -> ClaimedDelivery | None:
         now = utcnow()
         values: dict[str, object] = {
             "last_status_code": status,
@@ -290,6 +326,16 @@ class DeliveryWorker:
                     endpoint_id=delivery.endpoint_id,
                     values=health,
                 )
+            following: list[ClaimedDelivery] = []
+            if not self._stopping and error is None:
+                following = await q.claim_due(
+                    session,
+                    owner=self.owner,
+                    now=now,
+                    lease_until=now + self._lease_time(),
+                    limit=1,
+                    only_endpoint=(delivery.account_id, delivery.endpoint_id),
+                )
             await uow.commit()
         except BaseException:
             await uow.rollback()
@@ -308,6 +354,10 @@ class DeliveryWorker:
             str(values.get("status", "failed")),
             (now - delivery.event_created_at).total_seconds() if error is None else None,
         )
+        return following[0] if following else None
+
+    def _lease_time(self) -> timedelta:
+        return timedelta(seconds=self.settings.webhook_timeout_seconds) + LEASE_MARGIN
 
 
 async def run_worker(settings: Settings, engine: AsyncEngine, stop: asyncio.Event) -> None:

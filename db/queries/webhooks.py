@@ -261,7 +261,13 @@ async def requeue_delivery(
 
 
 async def claim_due(
-    session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime, limit: int
+    session: AsyncSession,
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    only_endpoint: tuple[str, str] | None = None,
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries, at most one per endpoint: the oldest open one.
 
@@ -295,6 +301,25 @@ async def claim_due(
         .order_by(delivery.c.next_attempt_at, delivery.c.seq)
         .limit(limit)
     )
+    if only_endpoint is not None:
+        # ``(account_id, endpoint_id)``: the next one of an endpoint whose delivery just
+        # finished; its oldest open delivery, found by the (account, endpoint, seq) index.
+        account_id, endpoint_id = only_endpoint
+        candidates = (
+            sa.select(delivery.c.id)
+            .join(endpoint, endpoint.c.id == delivery.c.endpoint_id)
+            .where(
+                delivery.c.account_id == account_id,
+                delivery.c.endpoint_id == endpoint_id,
+                delivery.c.status.in_(OPEN_STATUSES),
+                delivery.c.next_attempt_at <= now,
+                lease_free,
+                endpoint.c.enabled.is_(True),
+                ~blocked,
+            )
+            .order_by(delivery.c.seq)
+            .limit(1)
+        )
     if dialect_of(session) == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True, of=delivery)
     claimed = (
