@@ -77,11 +77,7 @@ _BOOKKEEPING = frozenset({"updated_at", "version", "contact_count"})
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """The fields whose value differs, mapped to their PREVIOUS value (bookkeeping aside)."""
-    return {
-        k: before.get(k)
-        for k in after
-        if k not in _BOOKKEEPING and before.get(k) != after[k]
-    }
+    return {k: before.get(k) for k in after if k not in _BOOKKEEPING and before.get(k) != after[k]}
 
 
 async def record_event(

@@ -23,7 +23,6 @@ from contacts_gateway.worker import DeliveryWorker
 from db.queries.events import outbox
 from db.queries.webhooks import delivery
 
-
 # ---------------------------------------------------------------- an independent verifier
 # Written from the Standard Webhooks specification, not from our code: the signed content is
 # "{webhook-id}.{webhook-timestamp}.{body}", HMAC-SHA256 keyed by the base64-decoded part of
@@ -82,7 +81,7 @@ class Receiver:
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             status, headers = receiver.next_response()
@@ -161,7 +160,10 @@ async def start_worker(engine: AsyncEngine, fast_settings: Settings) -> AsyncIte
 
 
 async def eventually(
-    check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.02
+    check: Callable[[], Any],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 (a polling helper's deadline)
+    interval: float = 0.02,
 ) -> Any:
     """Poll ``check`` (sync or async) until it returns something truthy, or fail."""
     deadline = time.monotonic() + timeout

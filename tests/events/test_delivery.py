@@ -51,9 +51,7 @@ async def test_delivered_signed_with_the_standard_webhooks_scheme(
     assert set(body["data"]) == {"account", "version", "object"}
 
     deliveries = (await api.get(f"/api/v2/webhooks/{hook['id']}/deliveries")).json()
-    await eventually(
-        lambda: _statuses(api, hook["id"]), timeout=5
-    )
+    await eventually(lambda: _statuses(api, hook["id"]), timeout=5)
     deliveries = (await api.get(f"/api/v2/webhooks/{hook['id']}/deliveries")).json()
     assert deliveries["total"] == 1
     d = deliveries["data"][0]
@@ -78,7 +76,9 @@ async def test_three_failures_then_success_same_id_growing_delays(
     await eventually(lambda: len(receiver.requests) == 4, timeout=15)
     ids = {r.headers["webhook-id"] for r in receiver.requests}
     assert len(ids) == 1
-    assert all(standard_webhooks_verify(hook["secret"], r.headers, r.body) for r in receiver.requests)
+    assert all(
+        standard_webhooks_verify(hook["secret"], r.headers, r.body) for r in receiver.requests
+    )
     gaps = [b.at - a.at for a, b in zip(receiver.requests, receiver.requests[1:], strict=False)]
     # schedule 0.2, 0.4, 0.8 s: each wait at least its step, and growing
     assert gaps[0] >= 0.19 and gaps[1] >= 0.39 and gaps[2] >= 0.79, gaps
@@ -186,7 +186,9 @@ async def test_commit_then_crash_loses_nothing(
     await start_worker()
     await eventually(lambda: len(receiver.requests) == 3)
     assert [b["data"]["object"]["name"] for b in receiver.bodies()] == ["A", "B", "C"]
-    assert all(standard_webhooks_verify(hook["secret"], r.headers, r.body) for r in receiver.requests)
+    assert all(
+        standard_webhooks_verify(hook["secret"], r.headers, r.body) for r in receiver.requests
+    )
 
 
 async def test_a_crashed_attempt_is_retried_after_its_lease_expires(
@@ -240,7 +242,7 @@ async def test_several_workers_never_send_the_same_attempt_twice(
     assert len(receiver.requests) == 30
     pairs = [(r.path, r.headers["webhook-id"]) for r in receiver.requests]
     assert len(set(pairs)) == 30
-    for i, _hook_ in enumerate(hooks):
+    for i in range(len(hooks)):
         names = [
             b["data"]["object"]["name"]
             for r, b in zip(receiver.requests, receiver.bodies(), strict=True)
@@ -278,7 +280,9 @@ async def test_ping_from_the_test_endpoint(
     await start_worker()
     await eventually(lambda: len(receiver.requests) == 1)
     assert receiver.bodies()[0]["type"] == "ping"
-    assert standard_webhooks_verify(hook["secret"], receiver.requests[0].headers, receiver.requests[0].body)
+    assert standard_webhooks_verify(
+        hook["secret"], receiver.requests[0].headers, receiver.requests[0].body
+    )
 
 
 async def test_send_time_guard_refuses_private_addresses_without_traffic(
@@ -329,7 +333,7 @@ async def test_dns_rebinding_is_caught_at_send_time(
     await start_worker(allow_private_urls=False, resolver=rebinding)
 
     async def refused() -> bool:
-        rows = (await delivery_rows(engine))
+        rows = await delivery_rows(engine)
         return bool(rows) and rows[0]["last_error"] is not None
 
     await eventually(refused)
@@ -339,9 +343,7 @@ async def test_dns_rebinding_is_caught_at_send_time(
 
 async def _account_id(engine: AsyncEngine) -> str:
     async with engine.connect() as conn:
-        return str(
-            await conn.scalar(sa.text("SELECT id FROM account WHERE name = 'acme'"))
-        )
+        return str(await conn.scalar(sa.text("SELECT id FROM account WHERE name = 'acme'")))
 
 
 async def test_redirects_are_not_followed(

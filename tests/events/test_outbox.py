@@ -33,7 +33,12 @@ async def test_contact_lifecycle_events_carry_the_api_object(api: Api, engine: A
     assert (await api.delete(f"/api/v2/contacts/{created['id']}")).status_code == 204
 
     rows = await outbox_rows(engine)
-    assert _types(rows) == ["company.created", "contact.created", "contact.updated", "contact.deleted"]
+    assert _types(rows) == [
+        "company.created",
+        "contact.created",
+        "contact.updated",
+        "contact.deleted",
+    ]
     account = rows[0]["account_id"]
     assert all(r["id"].startswith("evt_") and r["account_id"] == account for r in rows)
     c_created, c_updated, c_deleted = rows[1:]
@@ -45,14 +50,20 @@ async def test_contact_lifecycle_events_carry_the_api_object(api: Api, engine: A
     # changed_fields: every field that changed, with its PREVIOUS value; nothing else.
     assert c_updated["payload"]["changed_fields"] == {"name": "Ann", "tags": ["vip"]}
     # An erased contact: nothing beyond its id.
-    assert c_deleted["payload"] == {"account": account, "version": 3, "object": {"id": created["id"]}}
+    assert c_deleted["payload"] == {
+        "account": account,
+        "version": 3,
+        "object": {"id": created["id"]},
+    }
     assert c_deleted["object_id"] == created["id"]
     # Commit order: strictly increasing sequence numbers.
     seqs = [r["seq"] for r in rows]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-async def test_company_delete_and_restore_are_their_own_events(api: Api, engine: AsyncEngine) -> None:
+async def test_company_delete_and_restore_are_their_own_events(
+    api: Api, engine: AsyncEngine
+) -> None:
     co = (await api.post("/api/v2/companies", json={"name": "Acme"})).json()
     await api.patch(f"/api/v2/companies/{co['id']}", json={"domain": "acme.com"})
     await api.delete(f"/api/v2/companies/{co['id']}")
@@ -77,7 +88,9 @@ async def test_company_delete_and_restore_are_their_own_events(api: Api, engine:
 async def test_a_failed_change_leaves_no_event(api: Api, engine: AsyncEngine) -> None:
     await api.post("/api/v2/contacts", json={"name": "Ann", "email": "ann@acme.com"})
     # duplicate email → 409; unknown company → 422; bad body → 422; missing → 404
-    assert (await api.post("/api/v2/contacts", json={"name": "B", "email": "ANN@acme.com"})).status_code == 409
+    assert (
+        await api.post("/api/v2/contacts", json={"name": "B", "email": "ANN@acme.com"})
+    ).status_code == 409
     assert (
         await api.post("/api/v2/contacts", json={"name": "B", "company_id": "co_nope"})
     ).status_code == 422

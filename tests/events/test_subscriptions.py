@@ -99,12 +99,16 @@ async def _subscribe(
 ) -> None:
     await ws.send(
         json.dumps(
-            {"id": op, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+            {
+                "id": op,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
         )
     )
 
 
-async def _next(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
+async def _next(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:  # noqa: ASYNC109
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         if message["type"] in ("ping", "pong", "ka"):
@@ -119,9 +123,7 @@ async def _post(base: str, key: str, path: str, body: dict[str, Any]) -> dict[st
         return r.json()  # type: ignore[no-any-return]
 
 
-async def test_subscriber_gets_its_accounts_events_only(
-    server: Server, make_key: KeyMaker
-) -> None:
+async def test_subscriber_gets_its_accounts_events_only(server: Server, make_key: KeyMaker) -> None:
     key_a = await make_key("acme", scopes=["contacts:read", "contacts:write"])
     key_b = await make_key("globex")
     ws = await _open(server.ws, {"X-API-Key": key_a})
@@ -163,7 +165,9 @@ async def test_filters_by_type_and_company(server: Server, make_key: KeyMaker) -
         await _subscribe(ws, "subscription { companyEvents { type companyId company } }", op="2")
         await eventually(lambda: server.subscribers == 2)
         await _post(server.http, key, "/api/v2/contacts", {"name": "Elsewhere"})
-        inside = await _post(server.http, key, "/api/v2/contacts", {"name": "In", "company_id": co["id"]})
+        inside = await _post(
+            server.http, key, "/api/v2/contacts", {"name": "In", "company_id": co["id"]}
+        )
         await _post(server.http, key, "/api/v2/companies", {"name": "Globex"})
         got: dict[str, Any] = {}
         for _ in range(2):
@@ -177,7 +181,9 @@ async def test_filters_by_type_and_company(server: Server, make_key: KeyMaker) -
 
 
 @pytest.mark.parametrize("payload", [{}, {"X-API-Key": "ak_live_wrong"}, {"apiKey": 42}])
-async def test_bad_or_missing_key_closes_the_socket(server: Server, payload: dict[str, Any]) -> None:
+async def test_bad_or_missing_key_closes_the_socket(
+    server: Server, payload: dict[str, Any]
+) -> None:
     ws = await _open(server.ws, payload)
     with pytest.raises(ConnectionClosed) as info:
         await _next(ws)

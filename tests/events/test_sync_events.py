@@ -13,7 +13,10 @@ from tests.sync.conftest import configure, settings, start_fake, sync, vsleep  #
 
 
 async def test_sync_emits_created_updated_deleted_and_completed(
-    api: Api, engine: AsyncEngine, start_fake: Callable[..., RunningFake], vsleep: VirtualSleep  # noqa: F811
+    api: Api,
+    engine: AsyncEngine,
+    start_fake: Callable[..., RunningFake],  # noqa: F811
+    vsleep: VirtualSleep,  # noqa: F811
 ) -> None:
     fake = start_fake("freshdesk", contacts=0)
     ann = fake.store.create_contact({"name": "Ann", "email": "ann@a.io"})

@@ -124,9 +124,7 @@ async def test_bad_input_is_422_naming_the_field(
         "http://93.184.216.34/h",  # public, but http
     ],
 )
-async def test_private_or_plain_http_urls_refused(
-    api: Api, public_only: None, url: str
-) -> None:
+async def test_private_or_plain_http_urls_refused(api: Api, public_only: None, url: str) -> None:
     assert_problem(
         await api.post("/api/v2/webhooks", json={"url": url}), 422, "validation_failed", "url"
     )
@@ -264,9 +262,7 @@ async def test_graphql_twins(api: Api, other_api: Api, public_only: None) -> Non
     # Tenancy: null for a read, not_found for a change.
     other = await other_api.gql("query($id: ID!) { webhook(id: $id) { id } }", {"id": hook_id})
     assert other["data"]["webhook"] is None
-    other = await other_api.gql(
-        "mutation($id: ID!) { deleteWebhook(id: $id) }", {"id": hook_id}
-    )
+    other = await other_api.gql("mutation($id: ID!) { deleteWebhook(id: $id) }", {"id": hook_id})
     assert other["errors"][0]["extensions"]["code"] == "not_found"
     deleted = await api.gql("mutation($id: ID!) { deleteWebhook(id: $id) }", {"id": hook_id})
     assert deleted["data"]["deleteWebhook"] == hook_id

@@ -70,6 +70,8 @@ async def test_killed_worker_loses_nothing(
     second = spawn_worker()  # type: ignore[operator]
     await eventually(lambda: len(receiver.requests) == 3, timeout=30)
     assert [b["data"]["object"]["name"] for b in receiver.bodies()] == ["A", "B", "C"]
-    assert all(standard_webhooks_verify(hook["secret"], r.headers, r.body) for r in receiver.requests)
+    assert all(
+        standard_webhooks_verify(hook["secret"], r.headers, r.body) for r in receiver.requests
+    )
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=15) == 0, second.stderr.read() if second.stderr else ""
