@@ -73,8 +73,10 @@ class GatewayGraphQLRouter(GraphQLRouter[Any, Any]):
         """GraphiQL from the vendored assets (Strawberry's default page loads them from a CDN)."""
         return HTMLResponse(graphiql_html(self.ide_options))
 
-    def encode_json(self, data: GraphQLHTTPResponse) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+    def encode_json(self, data: GraphQLHTTPResponse) -> str:  # type: ignore[override]
+        # A str, not bytes: Strawberry sends bytes over WebSockets as binary frames, which
+        # graphql-transport-ws clients (GraphiQL's, browsers') reject; text frames work.
+        return orjson.dumps(data).decode()
 
     async def process_result(
         self, request: Request, result: ExecutionResult
