@@ -106,6 +106,8 @@ async def replicas(
             except TimeoutError:
                 replica.process.kill()
                 await replica.process.wait()
+            # pytest shows this only when the test failed.
+            print(f"--- replica on port {replica.port}:\n{replica.output()}")
 
 
 async def _wait_ready(replicas: list[Replica]) -> None:
