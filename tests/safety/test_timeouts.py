@@ -75,3 +75,63 @@ async def test_sqlite_busy_past_the_busy_timeout_is_503_then_retry_succeeds(
     finally:
         await engine.dispose()
         await asyncio.sleep(0)
+
+
+async def test_the_503_leaves_at_the_deadline_not_after_the_cleanup(
+    settings, engine: AsyncEngine, key: str, dialect: str
+) -> None:
+    """Driven as raw ASGI: the response start is timed, not the whole call (which also waits
+    for the cancelled request's rollback, e.g. an SQLite statement in its busy handler)."""
+    import time
+
+    from contacts_gateway.app import create_app
+
+    app = create_app(settings.model_copy(update={"request_timeout_seconds": 0.3}), engine=engine)
+    body = b'{"name": "Late"}'
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/api/v2/contacts",
+        "raw_path": b"/api/v2/contacts",
+        "query_string": b"",
+        "headers": [
+            (b"x-api-key", key.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+        "scheme": "http",
+        "root_path": "",
+    }
+    sent: list[tuple[float, dict]] = []
+    delivered = False
+
+    async def receive() -> dict:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client stays connected
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append((time.monotonic(), message))
+
+    async with engine.connect() as blocker:
+        if dialect == "sqlite":
+            await (await blocker.execution_options(**WRITE_TRANSACTION)).begin()
+        else:
+            await blocker.begin()
+            await blocker.execute(sa.text("LOCK TABLE contact IN EXCLUSIVE MODE"))
+        started = time.monotonic()
+        call = asyncio.ensure_future(app(scope, receive, send))
+        try:
+            await asyncio.wait_for(asyncio.shield(call), timeout=10)
+        finally:
+            await blocker.rollback()
+        await call
+    start = next((t, m) for t, m in sent if m["type"] == "http.response.start")
+    assert start[1]["status"] == 503
+    assert start[0] - started < 2.0, f"the 503 left after {start[0] - started:.2f} s"
