@@ -65,6 +65,17 @@ async def list_companies(
     return replace(result, items=items, total=total)
 
 
+async def companies_by_ids(ctx: RequestContext, *, ids: Sequence[str]) -> dict[str, CompanyRecord]:
+    """Companies by id (soft-deleted too) in one statement on the request's session.
+
+    For a list resolver that already holds the page (root fields run one at a time, so the
+    session is not shared); nested resolvers load through DataLoaders instead.
+    """
+    account_id = ctx.require(CONTACTS_READ)
+    session = await ctx.uow.reader()
+    return await q.get_companies_by_ids(session, account_id=account_id, ids=ids)
+
+
 async def get_company(ctx: RequestContext, *, company_id: str) -> CompanyRecord:
     """One company of the account, deleted or not."""
     account_id = ctx.require(CONTACTS_READ)

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from db.records import CompanyRecord, ContactRecord
+from resolvers import companies
 from resolvers.pagination import Page, PageRequest, cursor_of
 from schema.activity import (
     ActivityConnection,
@@ -74,9 +75,12 @@ def selects_node_field(info: Info, name: str) -> bool:
 
 async def prefetch_companies(info: Info, records: list[ContactRecord]) -> None:
     """Load the companies of a page of contacts in one batch when ``company`` is selected."""
-    ids = {r.company_id for r in records if r.company_id is not None}
+    ids = sorted({r.company_id for r in records if r.company_id is not None})
     if ids and selects_node_field(info, "company"):
-        await context_of(info).loaders.company.load_many(sorted(ids))
+        context = context_of(info)
+        # On the request's own session (no second connection), then primed into the loader.
+        found = await companies.companies_by_ids(context.ctx, ids=ids)
+        context.loaders.company.prime_many({i: found.get(i) for i in ids})
 
 
 @strawberry.type(description="A person who writes in to the helpdesk.")
