@@ -89,8 +89,8 @@ def install(app: Any, settings: Settings, engine: Any) -> None:
     if not enabled(settings):
         return
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-    from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sa_version
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sa_version
     from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.trace import get_tracer
 
