@@ -7,7 +7,10 @@ plain library use: reporting is then free.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+
+log = logging.getLogger("resolvers.observability")
 
 SyncRunFinished = Callable[[str, str, Mapping[str, int]], None]
 
@@ -23,4 +26,7 @@ def on_sync_run_finished(receiver: SyncRunFinished) -> None:
 def sync_run_finished(provider: str, status: str, counts: Mapping[str, int]) -> None:
     """Report a finished sync run: its provider, final status, and records per outcome."""
     for receiver in _sync_run_finished:
-        receiver(provider, status, counts)
+        try:
+            receiver(provider, status, counts)
+        except Exception:  # reporting never fails the work it reports on
+            log.exception("a sync_run_finished receiver failed")
