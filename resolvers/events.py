@@ -105,30 +105,12 @@ async def record_event(
     payload: dict[str, Any] = {"account": account_id, "version": version, "object": dict(data)}
     if changed_fields is not None:
         payload["changed_fields"] = dict(changed_fields)
-    await q.serialize_account_events(session, account_id=account_id)
-    event_id = new_id("evt")
-    now = utcnow()
-    seq = await q.insert_event(
-        session,
-        account_id=account_id,
-        event_id=event_id,
-        type=type,
-        object_id=obj_id,
-        version=version,
-        payload=payload,
-        created_at=now,
-    )
-    endpoints = await _endpoint_filters(session, account_id)
-    await wq.insert_deliveries(
-        session,
-        account_id=account_id,
-        rows=[
-            _delivery_row(endpoint_id, event_id, seq, type, now)
-            for endpoint_id, patterns in endpoints
-            if matches(patterns, type)
-        ],
-    )
-    _listen_for_commit(session)
+    endpoints = [
+        endpoint_id
+        for endpoint_id, patterns in await _endpoint_filters(session, account_id)
+        if matches(patterns, type)
+    ]
+    event_id, _ = await _append(session, account_id, type, obj_id, version, payload, endpoints)
     return event_id
 
 
@@ -181,6 +163,23 @@ async def record_contact_removals(
 
 async def record_ping(session: AsyncSession, *, account_id: str, endpoint_id: str) -> str:
     """A ``ping`` event queued for one endpoint only; returns the delivery id."""
+    payload = {"account": account_id, "version": 0, "object": {"endpoint_id": endpoint_id}}
+    _, delivery_ids = await _append(
+        session, account_id, PING, endpoint_id, 0, payload, [endpoint_id]
+    )
+    return delivery_ids[0]
+
+
+async def _append(
+    session: AsyncSession,
+    account_id: str,
+    type: str,
+    obj_id: str,
+    version: int,
+    payload: dict[str, Any],
+    endpoint_ids: list[str],
+) -> tuple[str, list[str]]:
+    """The outbox row and one delivery per endpoint; returns (event id, delivery ids)."""
     await q.serialize_account_events(session, account_id=account_id)
     event_id = new_id("evt")
     now = utcnow()
@@ -188,16 +187,16 @@ async def record_ping(session: AsyncSession, *, account_id: str, endpoint_id: st
         session,
         account_id=account_id,
         event_id=event_id,
-        type=PING,
-        object_id=endpoint_id,
-        version=0,
-        payload={"account": account_id, "version": 0, "object": {"endpoint_id": endpoint_id}},
+        type=type,
+        object_id=obj_id,
+        version=version,
+        payload=payload,
         created_at=now,
     )
-    row = _delivery_row(endpoint_id, event_id, seq, PING, now)
-    await wq.insert_deliveries(session, account_id=account_id, rows=[row])
+    rows = [_delivery_row(e, event_id, seq, type, now) for e in endpoint_ids]
+    await wq.insert_deliveries(session, account_id=account_id, rows=rows)
     _listen_for_commit(session)
-    return str(row["id"])
+    return event_id, [str(r["id"]) for r in rows]
 
 
 def forget_endpoints(session: AsyncSession) -> None:

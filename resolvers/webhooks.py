@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,8 @@ from resolvers.pagination import Page, PageRequest
 from resolvers.scopes import CONFIG_READ, CONFIG_WRITE
 from resolvers.validation import parse, provided
 from resolvers.webhook_http import Resolver, check_webhook_url, new_secret, private_urls_allowed
+
+T = TypeVar("T", EndpointRecord, DeliveryRecord)
 
 #: How long the previous secret keeps signing after a rotation, unless the caller says.
 DEFAULT_SECRET_OVERLAP = timedelta(hours=24)
@@ -60,14 +62,7 @@ async def list_webhooks(ctx: RequestContext, *, page: PageRequest) -> Page[Endpo
     rows = await q.list_endpoints(
         session, account_id=account_id, limit=page.limit + 1, offset=page.offset
     )
-    total = await q.count_endpoints(session, account_id=account_id)
-    return Page(
-        items=rows[: page.limit],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        has_next=len(rows) > page.limit,
-    )
+    return _page(rows, page, await q.count_endpoints(session, account_id=account_id))
 
 
 async def get_webhook(ctx: RequestContext, *, endpoint_id: str) -> EndpointRecord:
@@ -209,13 +204,7 @@ async def list_deliveries(
         offset=page.offset,
     )
     total = await q.count_deliveries(session, account_id=account_id, endpoint_id=endpoint_id)
-    return Page(
-        items=rows[: page.limit],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-        has_next=len(rows) > page.limit,
-    )
+    return _page(rows, page, total)
 
 
 async def retry_delivery(
@@ -230,6 +219,17 @@ async def retry_delivery(
         return current
     await q.requeue_delivery(session, account_id=account_id, delivery_id=delivery_id, now=utcnow())
     return await _load_delivery(session, account_id, endpoint_id, delivery_id)
+
+
+def _page(rows: list[T], page: PageRequest, total: int) -> Page[T]:
+    """``limit + 1`` rows read → the page and whether more follow."""
+    return Page(
+        items=rows[: page.limit],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        has_next=len(rows) > page.limit,
+    )
 
 
 async def _load(
