@@ -14,6 +14,7 @@ from resolvers.pagination import MAX_PAGE, PageRequest
 from resolvers.timestamps import iso_z
 from rest_compat.attachments import Attachment, attachment_json
 from rest_compat.deps import Ctx
+from rest_compat.idempotency import Idempotency
 from rest_compat.models import COMMON_ERRORS, problems
 from rest_compat.responses import JSONBytes
 
@@ -93,6 +94,11 @@ async def list_activity(
     responses=problems(*COMMON_ERRORS, 404, 413),
     summary="Log a conversation, ticket or call on a contact's timeline",
 )
-async def log_activity(ctx: Ctx, contact_id: str, body: ActivityCreate) -> Response:
-    item = await activity.log_activity(ctx, contact_id=contact_id, data=body)
-    return JSONBytes(activity_json(item), status_code=201)
+async def log_activity(
+    ctx: Ctx, contact_id: str, body: ActivityCreate, idem: Idempotency
+) -> Response:
+    async def log() -> Response:
+        item = await activity.log_activity(ctx, contact_id=contact_id, data=body)
+        return JSONBytes(activity_json(item), status_code=201)
+
+    return await idem.respond(ctx, log)

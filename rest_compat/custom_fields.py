@@ -13,6 +13,7 @@ from resolvers import custom_fields
 from resolvers.custom_fields import DefinitionCreate, DefinitionUpdate
 from resolvers.timestamps import iso_z
 from rest_compat.deps import Ctx
+from rest_compat.idempotency import Idempotency
 from rest_compat.models import COMMON_ERRORS, problems
 from rest_compat.responses import JSONBytes
 
@@ -81,9 +82,12 @@ async def list_definitions(
     responses=problems(*COMMON_ERRORS, 409, 413),
     summary="Define a custom field (config:write)",
 )
-async def create_definition(ctx: Ctx, body: DefinitionCreate) -> Response:
-    record = await custom_fields.create_definition(ctx, data=body)
-    return JSONBytes(definition_json(record), status_code=201)
+async def create_definition(ctx: Ctx, body: DefinitionCreate, idem: Idempotency) -> Response:
+    async def create() -> Response:
+        record = await custom_fields.create_definition(ctx, data=body)
+        return JSONBytes(definition_json(record), status_code=201)
+
+    return await idem.respond(ctx, create)
 
 
 @router.get(
@@ -102,9 +106,14 @@ async def get_definition(ctx: Ctx, key: str) -> Response:
     responses=problems(*COMMON_ERRORS, 404, 413),
     summary="Change a definition's label, options or required flag (config:write)",
 )
-async def update_definition(ctx: Ctx, key: str, body: DefinitionUpdate) -> Response:
-    record = await custom_fields.update_definition(ctx, key=key, data=body)
-    return JSONBytes(definition_json(record))
+async def update_definition(
+    ctx: Ctx, key: str, body: DefinitionUpdate, idem: Idempotency
+) -> Response:
+    async def update() -> Response:
+        record = await custom_fields.update_definition(ctx, key=key, data=body)
+        return JSONBytes(definition_json(record))
+
+    return await idem.respond(ctx, update)
 
 
 @router.delete(

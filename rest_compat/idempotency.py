@@ -68,9 +68,12 @@ class Idempotent:
         return response
 
 
-async def idempotency_of(request: Request, key: IdempotencyKeyHeader = None) -> Idempotent:
+async def idempotency_of(
+    request: Request, idempotency_key: IdempotencyKeyHeader = None
+) -> Idempotent:
     """Read and check the ``Idempotency-Key`` header and fingerprint the request."""
-    key = idempotency.check_key(key)
+    # Not named ``key``: a route with a ``{key}`` path parameter would capture it.
+    key = idempotency.check_key(idempotency_key)
     body = await request.body() if key is not None else b""
     return Idempotent(key, idempotency.fingerprint(request.method, request.url.path, body))
 

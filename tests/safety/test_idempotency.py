@@ -239,3 +239,45 @@ async def test_graphql_idempotency_key(api: Api, engine: AsyncEngine) -> None:
     bad = await api.gql(CREATE, {"input": {"name": "Other"}, "key": "x" * 300})
     assert bad["errors"][0]["extensions"]["field"] == "idempotencyKey"
     assert await _count(engine, "contact") == 1
+
+
+async def test_activity_and_custom_field_writes_honour_idempotency_keys(api: Api) -> None:
+    contact = (await api.post("/api/v2/contacts", json={"name": "Idem Potent"})).json()
+    item = {
+        "type": "call",
+        "subject": "Renewal",
+        "occurred_at": "2026-01-15T10:00:00Z",
+        "duration_seconds": 60,
+    }
+    url = f"/api/v2/contacts/{contact['id']}/activity"
+    first = await api.post(url, json=item, headers={"Idempotency-Key": "act-1"})
+    again = await api.post(url, json=item, headers={"Idempotency-Key": "act-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    listed = (await api.get(url)).json()
+    assert listed["total"] == 1
+
+    definition = {"key": "plan", "label": "Plan", "type": "text", "applies_to": "contacts"}
+    made = await api.post(
+        "/api/v2/custom-fields", json=definition, headers={"Idempotency-Key": "cf-1"}
+    )
+    replay = await api.post(
+        "/api/v2/custom-fields", json=definition, headers={"Idempotency-Key": "cf-1"}
+    )
+    assert made.status_code == replay.status_code == 201
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    other = await api.post(
+        "/api/v2/custom-fields",
+        json={**definition, "label": "Other"},
+        headers={"Idempotency-Key": "cf-1"},
+    )
+    assert other.status_code == 422
+    patched = await api.patch(
+        "/api/v2/custom-fields/plan", json={"label": "Tier"}, headers={"Idempotency-Key": "cf-2"}
+    )
+    replayed = await api.patch(
+        "/api/v2/custom-fields/plan", json={"label": "Tier"}, headers={"Idempotency-Key": "cf-2"}
+    )
+    assert patched.status_code == replayed.status_code == 200
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
