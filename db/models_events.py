@@ -26,6 +26,8 @@ class EventOutbox(SQLModel, table=True):
     __tablename__ = "event_outbox"
     __table_args__ = (
         sa.Index("ix_event_outbox_account_seq", "account_id", "seq"),
+        # Erasure finds every event about one contact.
+        sa.Index("ix_event_outbox_account_object", "account_id", "object_id"),
         sa.Index("ux_event_outbox_id", "id", unique=True),
     )
 

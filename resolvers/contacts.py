@@ -13,7 +13,8 @@ from db.types import utcnow
 from resolvers import attachments, custom_fields
 from resolvers.context import RequestContext
 from resolvers.errors import Conflict, NotFound, ValidationFailed
-from resolvers.events import changed_fields, record_event
+from resolvers.events import changed_fields, erase_history, record_event
+from resolvers.idempotency import forget_erased
 from resolvers.integrity import unique_guard
 from resolvers.pagination import Page, PageRequest, page_of
 from resolvers.preconditions import require_version
@@ -182,7 +183,10 @@ async def delete_contact(
         session, account_id=account_id, contact_id=contact_id
     ):
         raise NotFound(f"contact {contact_id} not found")
-    # Nothing of an erased person travels beyond the id.
+    # Nothing of an erased person remains beyond the id: not in earlier events, not in
+    # responses kept for idempotent replays, not in the event announcing the erasure.
+    await erase_history(ctx, account_id=account_id, object_id=contact_id)
+    await forget_erased(ctx, account_id=account_id, object_id=contact_id)
     await record_event(
         ctx,
         account_id=account_id,

@@ -114,6 +114,15 @@ async def record_event(
     return event_id
 
 
+async def erase_history(ctx: RequestContext, *, account_id: str, object_id: str) -> None:
+    """Make every event about an erased object say nothing beyond its id.
+
+    Pending deliveries read the outbox payload when they are sent, so they carry only the id too.
+    """
+    session = await ctx.uow.writer()
+    await q.redact_object_events(session, account_id=account_id, object_id=object_id)
+
+
 async def record_contact_writes(
     session: AsyncSession,
     *,

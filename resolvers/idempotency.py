@@ -206,3 +206,9 @@ def record_from_json(cls: type[T], text: str) -> T:
         if isinstance(value, str) and "datetime" in str(f.type):
             data[f.name] = datetime.fromisoformat(value)
     return cls(**data)
+
+
+async def forget_erased(ctx: RequestContext, *, account_id: str, object_id: str) -> None:
+    """Drop stored responses that would replay an erased person's data (GDPR erasure)."""
+    session = await ctx.uow.writer()
+    await q.forget_responses_mentioning(session, account_id=account_id, needle=object_id)

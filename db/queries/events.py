@@ -140,3 +140,23 @@ async def events_by_seq_all_accounts(
         return []
     stmt = sa.select(*_COLUMNS).where(outbox.c.seq.in_(list(seqs))).order_by(outbox.c.seq)
     return [_record(r) for r in (await session.execute(stmt)).all()]
+
+
+async def redact_object_events(session: AsyncSession, *, account_id: str, object_id: str) -> int:
+    """Cut every event about ``object_id`` down to its id and version (GDPR erasure)."""
+    rows = (
+        await session.execute(
+            sa.select(outbox.c.seq, outbox.c.version).where(
+                outbox.c.account_id == account_id, outbox.c.object_id == object_id
+            )
+        )
+    ).all()
+    for seq, version in rows:
+        await session.execute(
+            sa.update(outbox)
+            .where(outbox.c.seq == seq)
+            .values(
+                payload={"account": account_id, "version": version, "object": {"id": object_id}}
+            )
+        )
+    return len(rows)

@@ -133,3 +133,17 @@ async def purge_expired(session: AsyncSession, *, now: datetime, limit: int = 10
     doomed = sa.select(record.c.id).where(record.c.expires_at < now).limit(limit).scalar_subquery()
     result = await session.execute(sa.delete(record).where(record.c.id.in_(doomed)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def forget_responses_mentioning(
+    session: AsyncSession, *, account_id: str, needle: str
+) -> int:
+    """Delete stored responses that contain ``needle`` (an erased contact's id)."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = await session.execute(
+        sa.delete(record).where(
+            record.c.account_id == account_id,
+            record.c.response_body.like(f"%{escaped}%", escape="\\"),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

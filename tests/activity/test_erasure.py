@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -115,11 +114,6 @@ async def test_delete_erases_activity_attachments_and_bytes(
     assert (await api.get(f"/api/v2/contacts/{gone_id}/activity")).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 (events) owns the outbox: contact.created/updated payloads of an erased "
-    "contact still hold its name, email and phone",
-)
 async def test_the_event_outbox_keeps_nothing_but_the_id(
     api: Api, engine: AsyncEngine, settings: Settings
 ) -> None:
@@ -184,3 +178,20 @@ async def test_an_erasure_that_rolls_back_keeps_rows_but_not_bytes(
     assert response.status_code == 404 and "no longer stored" in response.json()["detail"]
     assert (await api.delete(f"/api/v2/contacts/{contact['id']}")).status_code == 204
     assert (await api.get(f"/api/v2/contacts/{contact['id']}/attachments")).status_code == 404
+
+
+async def test_idempotent_replays_keep_nothing_of_an_erased_person(
+    api: Api, engine: AsyncEngine
+) -> None:
+    created = await api.post(
+        "/api/v2/contacts",
+        json={"name": "Replay Erased", "email": "replay.erased@example.com"},
+        headers={"Idempotency-Key": "erase-me"},
+    )
+    assert created.status_code == 201
+    assert (await api.delete(f"/api/v2/contacts/{created.json()['id']}")).status_code == 204
+    rows = await _table_rows(engine)
+    assert (
+        _leftovers(rows, ["replay.erased@example.com", "Replay Erased"], ("idempotency_record",))
+        == []
+    )
