@@ -10,10 +10,11 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import db.models  # noqa: F401  (registers the tables)
-import db.models_activity  # noqa: F401
-import db.models_events  # noqa: F401
-import db.models_idempotency  # noqa: F401
+# Imported for their side effect: each module registers its tables on SQLModel.metadata.
+import db.models
+import db.models_activity
+import db.models_events
+import db.models_idempotency
 import db.models_sync  # noqa: F401
 from db.migrate import include_object
 
