@@ -134,9 +134,7 @@ class Settings(BaseSettings):
         description="OTLP/HTTP collector (e.g. http://127.0.0.1:4318): turns tracing on;"
         " needs the `otel` extra",
     )
-    otel_service_name: str = Field(
-        "contacts-gateway", description="service.name of the traces"
-    )
+    otel_service_name: str = Field("contacts-gateway", description="service.name of the traces")
 
 
 @lru_cache(maxsize=1)

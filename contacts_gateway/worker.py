@@ -98,6 +98,9 @@ class DeliveryWorker:
         self.resolver = resolver
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{new_id('w')[-6:]}"
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set after a pass that found nothing to do
+        self._passes = 0  # passes begun
+        self._last_idle_pass = 0
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
@@ -136,6 +139,15 @@ class DeliveryWorker:
         """Look for due deliveries now."""
         self._wake.set()
 
+    async def until_idle(self) -> None:
+        """Wake the worker and return once it has looked again and found nothing due (and
+        nothing in flight): what an operator's drain, or a test, waits on instead of a sleep."""
+        begun = self._passes
+        while self._last_idle_pass <= begun:  # a pass that began before the call may miss work
+            self._idle.clear()
+            self.wake()
+            await self._idle.wait()
+
     async def _loop(self) -> None:
         """Keep up to ``webhook_concurrency`` endpoints in flight, each served back to back.
 
@@ -150,6 +162,8 @@ class DeliveryWorker:
 
         while not self._stopping:
             self._wake.clear()
+            self._passes += 1
+            this_pass = self._passes
             free = self.settings.webhook_concurrency - len(inflight)
             if free > 0:
                 try:
@@ -163,6 +177,9 @@ class DeliveryWorker:
                     task = asyncio.create_task(self._attempt(delivery))
                     inflight.add(task)
                     task.add_done_callback(finished)
+            if not inflight:
+                self._last_idle_pass = this_pass
+                self._idle.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._wake.wait(), timeout=self.settings.webhook_poll_seconds

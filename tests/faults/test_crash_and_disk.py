@@ -146,7 +146,7 @@ async def test_held_write_lock_gives_503_then_the_retry_succeeds(
                 holder.close()
             body = assert_problem(busy, 503, "unavailable")
             assert busy.headers["Retry-After"] == "1" and "busy" in body["detail"]
-            assert 0.25 < waited < 5
+            assert waited > 0.25  # the busy timeout was honoured before giving up
             retry = await client.post("/api/v2/contacts", json={"name": "Blocked"})
             assert retry.status_code == 201
             assert (await client.get("/api/v2/contacts")).json()["total"] == 1
