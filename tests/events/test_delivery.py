@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contacts_gateway.settings import Settings
 from contacts_gateway.worker import DeliveryWorker
 from db.queries.webhooks import delivery, endpoint
+from db.types import utcnow
 from tests.conftest import Api
 from tests.events.conftest import (
     Receiver,
@@ -152,7 +153,7 @@ async def test_410_disables_the_endpoint(
 
 
 async def test_failing_for_too_long_disables_with_a_reason(
-    api: Api, receiver: Receiver, start_worker: WorkerMaker
+    api: Api, receiver: Receiver, start_worker: WorkerMaker, engine: AsyncEngine
 ) -> None:
     receiver.default = (500, {})
     hook = await _hook(api, receiver.url)
@@ -170,10 +171,15 @@ async def test_failing_for_too_long_disables_with_a_reason(
     assert h["disabled_reason"].startswith("failing without a success since")
     assert h["failing_since"] is not None
     count = len(receiver.requests)
-    deliveries = (await api.get(f"/api/v2/webhooks/{hook['id']}/deliveries")).json()["data"]
-    assert {d["status"] for d in deliveries} == {"dead"}  # nothing is left to retry…
+    # The undelivered event is kept for a re-enable; make its retry due now: a disabled
+    # endpoint's due delivery is still not attempted.
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
     await worker.until_idle()
-    assert len(receiver.requests) == count  # …and nothing more is attempted
+    assert len(receiver.requests) == count
+    assert [r["status"] for r in await delivery_rows(engine)] == ["failed"]
 
 
 async def test_commit_then_crash_loses_nothing(
@@ -200,7 +206,6 @@ async def test_a_crashed_attempt_is_retried_after_its_lease_expires(
     await api.post("/api/v2/contacts", json={"name": "Ann"})
     # A worker leases the delivery and dies before sending (we claim and never send).
     from db.queries import webhooks as q
-    from db.types import utcnow
     from db.uow import UnitOfWork
 
     uow = UnitOfWork(engine)
