@@ -18,10 +18,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.errors import DomainErrors
+from schema.execution import GatewayExecutionContext
 from schema.limits import cost_limiter
 from schema.mutation import Mutation
 from schema.query import Query
-from schema.serial import SerialRootExecutionContext
 from schema.subscriptions import Subscription
 
 
@@ -67,8 +67,8 @@ def build_schema(
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     extensions.extend(extra_extensions or [])  # the process's metrics and tracing
     return GatewaySchema(
-        # Root fields run serially (they share the request's session) without a per-field hook.
-        execution_context_class=SerialRootExecutionContext,
+        # Root fields run serially (they share the request's session); plain leaves on a fast path.
+        execution_context_class=GatewayExecutionContext,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
