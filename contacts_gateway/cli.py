@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_gateway import __version__
 from contacts_gateway.app import engine_for
-from contacts_gateway.settings import DEFAULT_DATABASE_URL, Settings
+from contacts_gateway.settings import Settings, get_settings
 from db.migrate import upgrade
 from db.uow import UnitOfWork
 from resolvers import keys as key_use_cases
@@ -41,7 +41,8 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help=f"SQLAlchemy URL (env CONTACTS_GATEWAY_DATABASE_URL; default {DEFAULT_DATABASE_URL}).",
+        help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db (env"
+        " CONTACTS_GATEWAY_DATABASE_URL; default: the SQLite file ./contacts.db).",
         show_default=False,
     ),
 ]
@@ -100,32 +101,50 @@ def serve(
     ] = False,
 ) -> None:
     """Migrate the database and serve the API (REST, GraphQL and GraphiQL)."""
-    import uvicorn
-
     from contacts_gateway.logs import configure_logging
 
     settings = _settings(database_url)
     configure_logging(settings.log_level, settings.log_json)
+    banner: Callable[[], None] | None = None
     if demo:
-        key = _run(settings, _prepare_demo)
-        os.environ["CONTACTS_GATEWAY_DEMO_KEY"] = key
+        key = _run(settings, lambda engine: _prepare_demo(engine, settings))
+        os.environ["CONTACTS_GATEWAY_DEMO_KEY"] = key  # for the app (and its worker processes)
+        get_settings.cache_clear()
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-        out.print()
-        out.print("[bold green]Demo ready.[/bold green]")
-        out.print(
-            f"  GraphiQL:  {base}/graphql   (the key is pre-filled in the headers pane)",
-            soft_wrap=True,
-        )
-        out.print(f"  REST docs: {base}/docs", soft_wrap=True)
-        out.print(
-            f"  Try:       curl '{base}/api/v2/contacts?limit=10&search=smith' -H 'X-API-Key: {key}'",
-            soft_wrap=True,  # never break the line: it is copied and pasted (and parsed by tests)
-        )
-        out.print(f"  API key:   {key}", soft_wrap=True)
-        out.print()
+
+        def banner() -> None:
+            out.print()
+            out.print("[bold green]Demo ready.[/bold green]")
+            out.print(
+                f"  GraphiQL:  {base}/graphql   (the key is pre-filled in the headers pane)",
+                soft_wrap=True,
+            )
+            out.print(f"  REST docs: {base}/docs", soft_wrap=True)
+            out.print(
+                f"  Try:       curl '{base}/api/v2/contacts?limit=10&search=smith'"
+                f" -H 'X-API-Key: {key}'",
+                soft_wrap=True,  # never break the line: it is copied and pasted (and parsed by tests)
+            )
+            out.print(f"  API key:   {key}", soft_wrap=True)
+            out.print()
+
     else:
         _run(settings, lambda engine: asyncio.sleep(0))
-    uvicorn.run(
+    _serve(host, port, workers, on_listening=banner)
+
+
+def _serve(host: str, port: int, workers: int, on_listening: Callable[[], None] | None) -> None:
+    """Run uvicorn on a socket that listens before ``on_listening`` is called.
+
+    Whatever connects after that waits in the backlog until the app has started: a client
+    that follows the printed banner at once is served, never refused.
+    """
+    import sys
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         "contacts_gateway.app:create_app",
         factory=True,
         host=host,
@@ -146,6 +165,21 @@ def serve(
         backlog=2048,
         timeout_graceful_shutdown=10,
     )
+    sock = config.bind_socket()
+    sock.listen(config.backlog)
+    if on_listening is not None:
+        on_listening()
+    server = uvicorn.Server(config)
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            config.load_app()
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if workers == 1 and not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE
 
 
 @app.command()
@@ -174,7 +208,7 @@ def worker(database_url: DatabaseUrl = None) -> None:
     _run(settings, work)
 
 
-async def _prepare_demo(engine: AsyncEngine) -> str:
+async def _prepare_demo(engine: AsyncEngine, settings: Settings) -> str:
     from contacts_gateway.demo import demo_key, seed_demo
 
     key = await demo_key(engine)
@@ -191,7 +225,9 @@ async def _prepare_demo(engine: AsyncEngine) -> str:
         def report(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        seeded = await seed_demo(engine, progress=report)
+        seeded = await seed_demo(
+            engine, blob_dir=settings.blob_dir or settings.data_dir / "blobs", progress=report
+        )
     err.print(
         "Seeded the demo account." if seeded else "The demo account already has data; kept it."
     )
@@ -249,9 +285,9 @@ def keys_list(
             records = await key_use_cases.list_keys(uow, account_name=account)
         finally:
             await uow.close()
-        table = Table("prefix", "account", "name", "scopes", "created", "last used", "revoked")
-        for r in records:
-            table.add_row(
+        header = ("prefix", "account", "name", "scopes", "created", "last used", "revoked")
+        rows = [
+            (
                 r.prefix,
                 r.account_name,
                 r.name,
@@ -260,6 +296,25 @@ def keys_list(
                 f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
                 f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "-",
             )
+            for r in records
+        ]
+        if not out.is_terminal:  # piped: one tab-separated line a key, nothing cut
+            for row in (header, *rows):
+                print("\t".join(row))
+            return
+        table = Table()
+        for title in header:
+            # The prefix is what `keys revoke` takes: never cut; the rest folds when narrow.
+            table.add_column(
+                title,
+                no_wrap=title == "prefix",
+                overflow="fold",
+                min_width=len(max(("-", *(row[header.index(title)] for row in rows)), key=len))
+                if title == "prefix"
+                else min(len(title), 12),
+            )
+        for row in rows:
+            table.add_row(*row[:3], row[3].replace(",", ", "), *row[4:])  # scopes wrap at ", "
         out.print(table)
 
     _run(_settings(database_url), work)

@@ -163,7 +163,7 @@ async def seed_demo(
     contacts_count: int = 500,
     seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
-    blob_dir: Path | None = None,
+    blob_dir: Path,
 ) -> bool:
     """Create the demo account's data unless it already has contacts; True when it seeded."""
     uow = UnitOfWork(engine)
@@ -181,7 +181,7 @@ async def seed_demo(
         extra = random.Random(seed + 1)
         ctx.extras.update(
             {
-                "blob_store": LocalBlobStore(blob_dir or _default_blob_dir()),
+                "blob_store": LocalBlobStore(blob_dir),
                 "max_upload_bytes": 1 << 20,
             }
         )
@@ -294,13 +294,6 @@ TINY_PNG = bytes.fromhex(
 )
 
 
-def _default_blob_dir() -> Path:
-    from contacts_gateway.settings import get_settings
-
-    settings = get_settings()
-    return settings.blob_dir or settings.data_dir / "blobs"
-
-
 def _contact_fields(rng: random.Random) -> dict[str, Any]:
     values: dict[str, Any] = {"plan": rng.choice(("free", "free", "pro", "enterprise"))}
     if rng.random() < 0.6:
@@ -325,10 +318,12 @@ async def _bytes(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def seed_timeline(ctx: RequestContext, rng: random.Random, contact_ids: list[str]) -> None:
-    """Conversations, tickets and calls for a tenth of the contacts; files on a few chats."""
+    """Conversations, tickets and calls for a tenth of the contacts; files on a few chats.
+
+    The newest contacts get them, so the first page a newcomer opens shows a timeline."""
     now = datetime.now(UTC).replace(microsecond=0)
     files = 0
-    for contact_id in contact_ids[: max(1, len(contact_ids) // 10)]:
+    for contact_id in reversed(contact_ids[-max(1, len(contact_ids) // 10) :]):
         for _ in range(rng.randint(1, 5)):
             kind = rng.choice(("conversation", "conversation", "ticket", "call"))
             item: dict[str, Any] = {

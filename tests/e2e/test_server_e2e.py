@@ -305,7 +305,8 @@ def test_demo_prints_a_working_curl_line_and_graphiql(serve: Any, database_url: 
     assert graphiql_line.split()[1] == f"{base}/graphql"
     key = key_line.split()[-1]
     assert key.startswith("ak_live_")
-    server.wait_healthy(base, deadline)
+    # No waiting for health: once the banner is out, the socket listens, so the curl line
+    # copied from it at once is served, never refused.
 
     # the printed curl line, run as printed
     method, url, headers, body = parse_curl(curl_line.removeprefix("Try:").strip())
@@ -319,6 +320,7 @@ def test_demo_prints_a_working_curl_line_and_graphiql(serve: Any, database_url: 
     # GraphiQL: the page, then a query as the IDE sends it
     page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=30)
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert key in page.text  # pre-filled in the headers pane, as the banner says
     query = "query Contacts($first: Int = 10) { contacts(first: $first) { totalCount nodes { id name company { name } } } }"
     result = httpx.post(
         f"{base}/graphql",
@@ -338,3 +340,14 @@ def test_demo_prints_a_working_curl_line_and_graphiql(serve: Any, database_url: 
         f"{base}/api/v2/companies", params={"limit": 100}, headers={"X-API-Key": key}, timeout=30
     ).json()
     assert companies["total"] >= 40
+    # the newest contacts, i.e. the first page, carry a timeline
+    first = httpx.get(
+        f"{base}/api/v2/contacts", params={"limit": 5}, headers={"X-API-Key": key}, timeout=30
+    ).json()["data"]
+    assert first
+    timeline = httpx.get(
+        f"{base}/api/v2/contacts/{first[0]['id']}/activity",
+        headers={"X-API-Key": key},
+        timeout=30,
+    ).json()
+    assert timeline["total"] >= 1
