@@ -302,7 +302,8 @@ class DeliveryWorker:
         health: dict[str, object] = {}
         if error is None:
             values.update(status="delivered", delivered_at=now)
-            health = {"failing_since": None}
+            if delivery.failing_since is not None:  # healthy again (no write when it was)
+                health = {"failing_since": None}
         elif status == 410:
             values["status"] = "dead"
             health = {

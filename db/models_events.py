@@ -77,6 +77,16 @@ class WebhookDelivery(SQLModel, table=True):
         # The workers' queue scan crosses accounts by nature (one queue for the process);
         # it is the one index here that does not lead with account_id.
         sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        # Revision 0008: each endpoint's head (its oldest open delivery) in one seek, however
+        # many finished deliveries lie before it (db/queries/webhooks.py, claim_due).
+        sa.Index(
+            "ix_webhook_delivery_open",
+            "account_id",
+            "endpoint_id",
+            "seq",
+            sqlite_where=sa.text("status IN ('pending', 'failed')"),
+            postgresql_where=sa.text("status IN ('pending', 'failed')"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
