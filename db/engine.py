@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -16,6 +18,17 @@ from db.retry import note_error
 WRITE_OPTION = "cg_write"
 #: Pass as ``session.connection(execution_options=WRITE_TRANSACTION)`` to begin a write.
 WRITE_TRANSACTION: Any = {WRITE_OPTION: True}
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns through orjson (several times faster than the standard library both ways;
+    reading the JSON columns was a quarter of a REST page's row processing). Integers beyond
+    64 bits, which orjson refuses, take the standard library; the API keeps numbers within
+    ±(2**53 - 1), so orjson reads back exactly what was written."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def is_sqlite(url: str) -> bool:
@@ -90,6 +103,8 @@ def _sqlite_engine(url: str, *, busy_timeout_ms: int, echo: bool) -> AsyncEngine
     engine = create_async_engine(
         url,
         echo=echo,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
         connect_args={"timeout": busy_timeout_ms / 1000},
     )
     # Writers of this process wait in the queue up to WRITE_QUEUE_SECONDS (the request
@@ -125,6 +140,8 @@ def _postgres_engine(
     return create_async_engine(
         url,
         echo=echo,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,

@@ -36,6 +36,9 @@ from resolvers.validation import _Input, parse, provided
 AppliesTo = Literal["contacts", "companies"]
 FieldType = Literal["text", "number", "boolean", "date", "select", "multi_select"]
 
+#: The largest integer a ``number`` field takes (2**53 - 1, JavaScript's safe integer).
+MAX_SAFE_INTEGER = 2**53 - 1
+
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_DEFINITIONS = 100
 MAX_OPTIONS = 100
@@ -229,6 +232,9 @@ def _value_error(definition: CustomFieldRecord, value: Any) -> tuple[Any, str | 
             return None, "must be a number"
         if isinstance(value, float) and not math.isfinite(value):
             return None, "must be a finite number"
+        if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+            # what a JavaScript client (and every JSON parser) can hold exactly
+            return None, f"must be an integer between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}"
         return value, None
     if kind == "boolean":
         if not isinstance(value, bool):

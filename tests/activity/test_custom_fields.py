@@ -123,6 +123,8 @@ async def test_values_are_validated_on_create_and_update(api: Api) -> None:
         ({"note": "x" * 2001}, "note"),
         ({"seats": "5"}, "seats"),
         ({"seats": True}, "seats"),
+        ({"seats": 2**53}, "seats"),  # beyond what a JSON client holds exactly
+        ({"seats": -(2**53)}, "seats"),
         ({"active": "true"}, "active"),
         ({"active": 1}, "active"),
         ({"renews": "2026-02-30"}, "renews"),
@@ -154,6 +156,12 @@ async def test_values_are_validated_on_create_and_update(api: Api) -> None:
     contact = await make_contact(api, custom_fields=values)
     assert contact["custom_fields"] == {**values, "areas": ["apac", "emea"]}
     # PATCH merges: keys sent replace theirs, null removes a key, others stay.
+    largest = await api.patch(
+        f"/api/v2/contacts/{contact['id']}", json={"custom_fields": {"seats": 2**53 - 1}}
+    )
+    assert largest.status_code == 200, largest.text
+    stored = (await api.get(f"/api/v2/contacts/{contact['id']}")).json()["custom_fields"]
+    assert stored["seats"] == 2**53 - 1 and isinstance(stored["seats"], int)  # read back exactly
     patched = await api.patch(
         f"/api/v2/contacts/{contact['id']}",
         json={"custom_fields": {"seats": 3, "note": None}},
