@@ -139,14 +139,16 @@ class DeliveryWorker:
         """Look for due deliveries now."""
         self._wake.set()
 
-    async def until_idle(self) -> None:
+    async def until_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Wake the worker and return once it has looked again and found nothing due (and
-        nothing in flight): what an operator's drain, or a test, waits on instead of a sleep."""
+        nothing in flight): what an operator's drain, or a test, waits on instead of a sleep.
+        A pass whose claim failed does not count. TimeoutError after ``timeout`` seconds."""
         begun = self._passes
-        while self._last_idle_pass <= begun:  # a pass that began before the call may miss work
-            self._idle.clear()
-            self.wake()
-            await self._idle.wait()
+        async with asyncio.timeout(timeout):
+            while self._last_idle_pass <= begun:  # a pass begun before the call may miss work
+                self._idle.clear()
+                self.wake()
+                await self._idle.wait()
 
     async def _loop(self) -> None:
         """Keep up to ``webhook_concurrency`` endpoints in flight, each served back to back.
@@ -165,6 +167,7 @@ class DeliveryWorker:
             self._passes += 1
             this_pass = self._passes
             free = self.settings.webhook_concurrency - len(inflight)
+            claim_failed = False
             if free > 0:
                 try:
                     claimed = await self._claim(limit=free)
@@ -172,12 +175,12 @@ class DeliveryWorker:
                     raise
                 except Exception:
                     log.exception("webhook worker: claiming failed; retrying")
-                    claimed = []
+                    claimed, claim_failed = [], True
                 for delivery in claimed:
                     task = asyncio.create_task(self._attempt(delivery))
                     inflight.add(task)
                     task.add_done_callback(finished)
-            if not inflight:
+            if not inflight and not claim_failed:
                 self._last_idle_pass = this_pass
                 self._idle.set()
             with contextlib.suppress(TimeoutError):

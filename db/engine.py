@@ -22,13 +22,23 @@ WRITE_TRANSACTION: Any = {WRITE_OPTION: True}
 
 def json_dumps(value: Any) -> str:
     """JSON columns through orjson (several times faster than the standard library both ways;
-    reading the JSON columns was a quarter of a REST page's row processing). Integers beyond
-    64 bits, which orjson refuses, take the standard library; the API keeps numbers within
-    ±(2**53 - 1), so orjson reads back exactly what was written."""
+    reading the JSON columns was a quarter of a REST page's row processing).
+
+    What orjson would write where the standard library refused (datetimes, dataclasses,
+    subclasses of built-in types) goes to the standard library, which still refuses it, and
+    so do integers beyond 64 bits (which orjson refuses); those would read back as floats,
+    but the API never stores one: its numbers stay within ±(2**53 - 1)."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, option=_STRICT).decode()
     except TypeError:
         return json.dumps(value)
+
+
+_STRICT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 def is_sqlite(url: str) -> bool:

@@ -68,6 +68,12 @@ class WebhookEndpoint(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+#: Statuses of a delivery that is not finished (it blocks later events of its endpoint).
+OPEN_DELIVERY_STATUSES = ("pending", "failed")
+#: The partial index's predicate; queries state it literally too (db/queries/webhooks.py).
+OPEN_DELIVERY_PREDICATE = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_DELIVERY_STATUSES) + ")"
+
+
 class WebhookDelivery(SQLModel, table=True):
     """One event for one endpoint: its status, attempts and the lease of the worker on it."""
 
@@ -84,8 +90,8 @@ class WebhookDelivery(SQLModel, table=True):
             "account_id",
             "endpoint_id",
             "seq",
-            sqlite_where=sa.text("status IN ('pending', 'failed')"),
-            postgresql_where=sa.text("status IN ('pending', 'failed')"),
+            sqlite_where=sa.text(OPEN_DELIVERY_PREDICATE),
+            postgresql_where=sa.text(OPEN_DELIVERY_PREDICATE),
         ),
     )
 

@@ -31,8 +31,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
 
-        # SQLite hands back the stored text; SQLAlchemy's own processor parses it with a
-        # regular expression (about a third of a REST page's row processing in the profile).
+        # SQLite hands back the stored text: parse it and attach UTC in one step, instead of
+        # SQLAlchemy's processor followed by process_result_value (two calls per value, a
+        # visible share of a REST page's row processing in the profile).
         def from_text(value: str | None) -> datetime | None:
             if value is None:
                 return None

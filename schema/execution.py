@@ -25,8 +25,11 @@ from graphql import (
     is_non_null_type,
 )
 from graphql.pyutils import Path, Undefined
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from schema.serial import SerialRootExecutionContext
+
+DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
 #: (resolver, coercion of the value or of each list item, non-null, list of non-null leaves)
 LeafPlan = tuple[Callable[..., Any], Callable[[Any], Any], bool, bool]
@@ -38,8 +41,14 @@ def leaf_plan(parent_type: GraphQLObjectType, field_details_list: Any) -> LeafPl
     if node.arguments or node.directives:
         return None
     field_def = parent_type.fields.get(node.name.value)  # __typename is not among them
-    # Strawberry marks the resolvers of fields that only read an attribute.
+    # Strawberry marks the resolvers of fields without a resolver of their own; a field
+    # with permission classes or field extensions is one too, and must keep its hooks.
     if field_def is None or not getattr(field_def.resolve, "_is_default", False):
+        return None
+    definition = (field_def.extensions or {}).get(DEFINITION_BACKREF)
+    if definition is None or definition.base_resolver is not None:
+        return None
+    if definition.extensions or definition.permission_classes:
         return None
     return_type = field_def.type
     non_null = is_non_null_type(return_type)
@@ -55,6 +64,9 @@ def leaf_plan(parent_type: GraphQLObjectType, field_details_list: Any) -> LeafPl
 
 
 def _coerced(value: Any, coerce: Callable[[Any], Any]) -> Any:
+    # graphql-core reports a returned Exception as the field's error: not a value to coerce.
+    if isinstance(value, Exception):
+        return Undefined
     out = coerce(value)
     if out is None:
         return Undefined
@@ -66,9 +78,11 @@ class GatewayExecutionContext(SerialRootExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # By the identity of graphql-core's memoized field lists, each kept alive beside its
-        # plan so that its id cannot be reused within the request.
+        # By parent type and the field's first AST node (a plan depends on nothing else):
+        # bounded by the document, also for a subscription that collects its fields anew
+        # for every event. The node is kept beside its plan, so its id cannot be reused.
         self._leaf_plans: dict[tuple[str, int], tuple[Any, LeafPlan | None]] = {}
+        self.fast_leaves = 0  # how many leaves the fast path completed (for the tests)
         manager = self.middleware_manager
         self._fast = manager is None or not manager.middlewares
 
@@ -90,7 +104,9 @@ class GatewayExecutionContext(SerialRootExecutionContext):
                 return Undefined
             items = []
             for item in value:
-                out = Undefined if item is None else _coerced(item, coerce)
+                if item is None or self.is_awaitable(item):  # graphql-core awaits items
+                    return Undefined
+                out = _coerced(item, coerce)
                 if out is Undefined:
                     return Undefined
                 items.append(out)
@@ -114,19 +130,18 @@ class GatewayExecutionContext(SerialRootExecutionContext):
         fast: dict[str, Any] = {}
         slow: dict[str, Any] = {}
         for response_name, field_details_list in grouped_field_set.items():
-            key = (parent_type.name, id(field_details_list))
+            node = field_details_list[0].node
+            key = (parent_type.name, id(node))
             known = plans.get(key)
             if known is None:
-                known = plans[key] = (
-                    field_details_list,
-                    leaf_plan(parent_type, field_details_list),
-                )
+                known = plans[key] = (node, leaf_plan(parent_type, field_details_list))
             plan = known[1]
             value = Undefined if plan is None else self._fast_value(plan, source_value)
             if value is Undefined:
                 slow[response_name] = field_details_list
             else:
                 fast[response_name] = value
+        self.fast_leaves += len(fast)
         if not slow:
             return fast
         # Everything else through graphql-core, then in the selection's order.

@@ -11,15 +11,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import table_of
-from db.models_events import EventOutbox, WebhookDelivery, WebhookEndpoint
+from db.models_events import (
+    OPEN_DELIVERY_STATUSES,
+    EventOutbox,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from db.queries.common import dialect_of
 
 endpoint = table_of(WebhookEndpoint)
 delivery = table_of(WebhookDelivery)
 outbox = table_of(EventOutbox)
 
-#: Statuses of a delivery that is not finished (it blocks later events of its endpoint).
-OPEN_STATUSES = ("pending", "failed")
+OPEN_STATUSES = OPEN_DELIVERY_STATUSES
 
 
 def is_open(table: sa.FromClause) -> sa.ColumnElement[bool]:
@@ -303,7 +307,16 @@ async def claim_due(
         sa.select(delivery.c.id)
         .select_from(endpoint)
         .join(delivery, delivery.c.id == head_id)
-        .where(endpoint.c.enabled.is_(True), delivery.c.next_attempt_at <= now, lease_free)
+        .where(
+            endpoint.c.enabled.is_(True),
+            # Stated on the locked row itself, not only in the head subquery: on PostgreSQL a
+            # row another worker finished after this statement's snapshot is re-checked
+            # against these predicates alone when it is locked, so without this a delivered
+            # delivery whose lease was just cleared could be claimed and sent again.
+            is_open(delivery),
+            delivery.c.next_attempt_at <= now,
+            lease_free,
+        )
         .order_by(delivery.c.next_attempt_at, delivery.c.seq)
         .limit(limit)
     )
@@ -319,7 +332,9 @@ async def claim_due(
         (
             await session.execute(
                 sa.update(delivery)
-                .where(delivery.c.id.in_(candidates.scalar_subquery()), lease_free)
+                .where(
+                    delivery.c.id.in_(candidates.scalar_subquery()), is_open(delivery), lease_free
+                )
                 .values(
                     lease_owner=owner,
                     lease_expires_at=lease_until,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -437,3 +438,5 @@ async def test_the_claim_finds_each_queue_head_through_the_open_index(
             rows = await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
         plan = "\n".join(str(r[-1]) for r in rows)
     assert "ix_webhook_delivery_open" in plan, plan
+    assert not re.search(r"SCAN (webhook_delivery|head)\b", plan), plan  # SQLite: no walk
+    assert "Seq Scan on webhook_delivery" not in plan, plan

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import WRITE_TRANSACTION
+from db.engine import WRITE_TRANSACTION, make_engine
 from tests.rest._support import assert_problem
 from tests.safety.conftest import ClientMaker
 
@@ -81,9 +81,15 @@ async def test_the_503_leaves_at_the_deadline_not_after_the_cleanup(
     settings, engine: AsyncEngine, key: str, dialect: str
 ) -> None:
     """Driven as raw ASGI: the response start must arrive while the lock is still held, i.e.
-    before the cancelled request's rollback (e.g. an SQLite statement in its busy handler)."""
+    before the cancelled request's rollback (e.g. an SQLite statement in its busy handler).
+    On SQLite the lock waits are made longer than the test's own wait, so a 503 that came
+    only after the cleanup could not arrive in time."""
     from contacts_gateway.app import create_app
 
+    if dialect == "sqlite":
+        engine = make_engine(
+            engine.url.render_as_string(hide_password=False), busy_timeout_ms=60_000
+        )
     app = create_app(settings.model_copy(update={"request_timeout_seconds": 0.3}), engine=engine)
     body = b'{"name": "Late"}'
     scope = {
@@ -133,5 +139,7 @@ async def test_the_503_leaves_at_the_deadline_not_after_the_cleanup(
         finally:
             await blocker.rollback()
         await call
+    if dialect == "sqlite":
+        await engine.dispose()
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 503
