@@ -134,7 +134,7 @@ def serve(
 
 
 def _serve(host: str, port: int, workers: int, on_listening: Callable[[], None] | None) -> None:
-    """Run uvicorn on a socket that listens before ``on_listening`` is called.
+    """Run uvicorn; with ``on_listening``, on a socket that listens before it is called.
 
     Whatever connects after that waits in the backlog until the app has started: a client
     that follows the printed banner at once is served, never refused.
@@ -165,17 +165,23 @@ def _serve(host: str, port: int, workers: int, on_listening: Callable[[], None] 
         backlog=2048,
         timeout_graceful_shutdown=10,
     )
-    sock = config.bind_socket()
-    sock.listen(config.backlog)
+    server = uvicorn.Server(config)
+    # Only a banner needs the socket up front (uvicorn binds one itself for several
+    # workers); otherwise uvicorn binds as it always does (every address of a host name).
+    sockets = None
+    if on_listening is not None or workers > 1:
+        sock = config.bind_socket()
+        sock.listen(config.backlog)
+        sockets = [sock]
     if on_listening is not None:
         on_listening()
-    server = uvicorn.Server(config)
     try:
         if workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
+            assert sockets is not None
+            Multiprocess(config, sockets=sockets).run()
         else:
             config.load_app()
-            server.run(sockets=[sock])
+            server.run(sockets=sockets)
     except KeyboardInterrupt:
         pass
     if workers == 1 and not server.started:
