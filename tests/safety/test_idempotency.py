@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.engine import write_gate
 from db.queries import idempotency as q
 from db.types import utcnow
 from db.uow import UnitOfWork
@@ -165,7 +166,14 @@ async def test_duplicate_from_another_process_waits_or_conflicts(
             waiter = asyncio.create_task(
                 idempotency.run_once(second, key="x", fingerprint="f", effect=fast_effect)
             )
-            # SQLite: the second waits on the write lock the first holds, then replays.
+            # SQLite: the second queues for the write lock the first holds…
+            gate = write_gate(engine)
+            assert gate is not None
+            async with asyncio.timeout(10):
+                while not gate[0]._waiters:  # type: ignore[attr-defined]  # noqa: ASYNC110
+                    await asyncio.sleep(0)
+            assert not waiter.done()
+            # …and replays the first's response once it commits.
             release.set()
             assert (await task)[1] is False
             stored, replayed = await waiter
