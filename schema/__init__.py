@@ -22,6 +22,7 @@ from schema.execution import GatewayExecutionContext
 from schema.limits import cost_limiter
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.scalars import SCALAR_MAP
 from schema.subscriptions import Subscription
 
 
@@ -74,7 +75,9 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
-            auto_camel_case=True, disable_field_suggestions=not field_suggestions
+            auto_camel_case=True,
+            disable_field_suggestions=not field_suggestions,
+            scalar_map=SCALAR_MAP,
         ),
         types=extra_types or [],
     )

@@ -16,10 +16,11 @@ from typing import Any, ClassVar
 import pytest
 import strawberry
 from strawberry.permission import BasePermission
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.execution import GatewayExecutionContext, leaf_plan
-from schema.scalars import JSON
+from schema.scalars import JSON, SCALAR_MAP
 
 
 @strawberry.enum
@@ -112,8 +113,16 @@ class Query:
         return Raw(**GOOD)  # type: ignore[return-value]
 
 
+def _schema(context_class: type) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        execution_context_class=context_class,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
+
+
 def _run(context_class: type, document: str, *, run_async: bool = False) -> Any:
-    schema = strawberry.Schema(query=Query, execution_context_class=context_class)
+    schema = _schema(context_class)
     result = asyncio.run(schema.execute(document)) if run_async else schema.execute_sync(document)
     errors = sorted((tuple(e.path or ()), e.message) for e in result.errors or [])
     return result.data, errors
@@ -157,7 +166,7 @@ def test_a_pending_list_item_is_awaited_as_graphql_core_does() -> None:
             document = "{ items { id tags } }"
             results = []
             for context_class in (GatewayExecutionContext, StrawberryGraphQLCoreExecutionContext):
-                schema = strawberry.Schema(query=Query, execution_context_class=context_class)
+                schema = _schema(context_class)
                 result = await schema.execute(document)
                 results.append((result.data, [e.message for e in result.errors or []]))
             return results[0], results[1]
@@ -186,7 +195,7 @@ def test_the_misbehaving_rows_are_errors_and_the_rest_is_data() -> None:
 
 
 def test_only_plain_leaves_take_the_fast_path() -> None:
-    schema = strawberry.Schema(query=Query)
+    schema = _schema(GatewayExecutionContext)
     item = schema._schema.type_map["Item"]
 
     class Details:
