@@ -303,17 +303,20 @@ async def claim_due(
         .scalar_subquery()
     )
     lease_free = sa.or_(delivery.c.lease_expires_at.is_(None), delivery.c.lease_expires_at < now)
+    postgres = dialect_of(session) == "postgresql"
+    # PostgreSQL: stated on the locked row itself, not only in the head subquery. A row another
+    # worker finished after this statement's snapshot is re-checked against the locked row's
+    # own predicates alone, so without this a delivered delivery whose lease was just cleared
+    # could be claimed and sent again. (SQLite runs the statement alone, on current data; there
+    # the extra term made the planner walk every open delivery instead of the endpoints.)
+    still_open = [is_open(delivery)] if postgres else []
     candidates = (
         sa.select(delivery.c.id)
         .select_from(endpoint)
         .join(delivery, delivery.c.id == head_id)
         .where(
             endpoint.c.enabled.is_(True),
-            # Stated on the locked row itself, not only in the head subquery: on PostgreSQL a
-            # row another worker finished after this statement's snapshot is re-checked
-            # against these predicates alone when it is locked, so without this a delivered
-            # delivery whose lease was just cleared could be claimed and sent again.
-            is_open(delivery),
+            *still_open,
             delivery.c.next_attempt_at <= now,
             lease_free,
         )
@@ -326,15 +329,13 @@ async def claim_due(
         candidates = candidates.where(
             endpoint.c.account_id == account_id, endpoint.c.id == endpoint_id
         ).limit(1)
-    if dialect_of(session) == "postgresql":
+    if postgres:
         candidates = candidates.with_for_update(skip_locked=True, of=delivery)
     claimed = (
         (
             await session.execute(
                 sa.update(delivery)
-                .where(
-                    delivery.c.id.in_(candidates.scalar_subquery()), is_open(delivery), lease_free
-                )
+                .where(delivery.c.id.in_(candidates.scalar_subquery()), *still_open, lease_free)
                 .values(
                     lease_owner=owner,
                     lease_expires_at=lease_until,
