@@ -309,16 +309,11 @@ def keys_list(
                 print("\t".join(row))
             return
         table = Table()
-        for title in header:
-            # The prefix is what `keys revoke` takes: never cut; the rest folds when narrow.
-            table.add_column(
-                title,
-                no_wrap=title == "prefix",
-                overflow="fold",
-                min_width=len(max(("-", *(row[header.index(title)] for row in rows)), key=len))
-                if title == "prefix"
-                else min(len(title), 12),
-            )
+        # The prefix is what `keys revoke` takes: never cut; the rest folds when narrow.
+        prefix_width = max((len(row[0]) for row in rows), default=len(header[0]))
+        table.add_column(header[0], no_wrap=True, min_width=prefix_width)
+        for title in header[1:]:
+            table.add_column(title, overflow="fold", min_width=min(len(title), 12))
         for row in rows:
             table.add_row(*row[:3], row[3].replace(",", ", "), *row[4:])  # scopes wrap at ", "
         out.print(table)

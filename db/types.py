@@ -35,21 +35,19 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         # SQLAlchemy's processor followed by process_result_value (two calls per value, a
         # visible share of a REST page's row processing in the profile).
         def from_text(value: str | None) -> datetime | None:
-            if value is None:
-                return None
-            parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=UTC)
-            return parsed.astimezone(UTC)
+            return None if value is None else _as_utc(datetime.fromisoformat(value))
 
         return from_text
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else _as_utc(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A stored time in UTC: naive values were stored as UTC (SQLite)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 # JSON on SQLite, JSONB on PostgreSQL.

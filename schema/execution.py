@@ -82,7 +82,6 @@ class GatewayExecutionContext(SerialRootExecutionContext):
         # bounded by the document, also for a subscription that collects its fields anew
         # for every event. The node is kept beside its plan, so its id cannot be reused.
         self._leaf_plans: dict[tuple[str, int], tuple[Any, LeafPlan | None]] = {}
-        self.fast_leaves = 0  # how many leaves the fast path completed (for the tests)
         manager = self.middleware_manager
         self._fast = manager is None or not manager.middlewares
 
@@ -141,7 +140,6 @@ class GatewayExecutionContext(SerialRootExecutionContext):
                 slow[response_name] = field_details_list
             else:
                 fast[response_name] = value
-        self.fast_leaves += len(fast)
         if not slow:
             return fast
         # Everything else through graphql-core, then in the selection's order.

@@ -23,13 +23,11 @@ endpoint = table_of(WebhookEndpoint)
 delivery = table_of(WebhookDelivery)
 outbox = table_of(EventOutbox)
 
-OPEN_STATUSES = OPEN_DELIVERY_STATUSES
-
 
 def is_open(table: sa.FromClause) -> sa.ColumnElement[bool]:
     """``status IN ('pending', 'failed')`` with literal values, as in the partial index's
     predicate: a planner uses a partial index only for a query that states its predicate."""
-    return table.c.status.in_([sa.literal_column(f"'{s}'") for s in OPEN_STATUSES])
+    return table.c.status.in_([sa.literal_column(f"'{s}'") for s in OPEN_DELIVERY_STATUSES])
 
 
 @dataclass(frozen=True, slots=True)

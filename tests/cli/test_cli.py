@@ -124,6 +124,35 @@ def test_keys_create_list_revoke(cli: Callable[..., Ran], db_url: str) -> None:
     assert short.returncode == 2 and "prefix" in short.stderr
 
 
+def test_keys_list_in_a_narrow_terminal_never_cuts_the_prefix(
+    cli: Callable[..., Ran], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import contacts_gateway.cli as cli_module
+
+    created = cli(
+        "keys",
+        "create",
+        "--account",
+        "acme",
+        "--scopes",
+        ",".join(["contacts:read", "contacts:write", "config:read", "config:write"]),
+        "--database-url",
+        db_url,
+    )
+    prefix = created.stdout.strip().splitlines()[-1][:16]
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=60, color_system=None)
+    monkeypatch.setattr(cli_module, "out", terminal)
+    listed = cli("keys", "list", "--database-url", db_url)
+    assert listed.returncode == 0, listed.stderr
+    assert prefix in screen.getvalue()  # whole, on one line, however narrow the table
+    assert "\t" not in screen.getvalue()  # the table, not the piped form
+
+
 def test_a_revoked_key_is_refused_by_the_api(cli: Callable[..., Ran], db_url: str) -> None:
     import asyncio
 
